@@ -1,0 +1,6 @@
+//! kspy spies on Kubernetes objects through the watch API and asserts the
+//! ordered sequence of states they go through, within deadlines.
+
+pub mod cluster;
+pub mod expect;
+pub mod scenario;
