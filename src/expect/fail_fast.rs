@@ -37,13 +37,24 @@ pub struct Diagnosis {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FailureKind {
     /// A container waits for a reason that will not go away by itself.
-    ContainerWaiting { container: String, init: bool, reason: String, message: Option<String> },
+    ContainerWaiting {
+        container: String,
+        init: bool,
+        reason: String,
+        message: Option<String>,
+    },
     /// The scheduler cannot place the Pod.
     Unschedulable { message: Option<String> },
     /// `status.phase: Failed`.
-    PhaseFailed { reason: Option<String>, message: Option<String> },
+    PhaseFailed {
+        reason: Option<String>,
+        message: Option<String>,
+    },
     /// A Job's `Failed` condition is `True`.
-    JobFailed { reason: Option<String>, message: Option<String> },
+    JobFailed {
+        reason: Option<String>,
+        message: Option<String>,
+    },
     /// A Deployment gave up progressing.
     ProgressDeadlineExceeded { message: Option<String> },
 }
@@ -79,7 +90,12 @@ impl fmt::Display for Diagnosis {
             _ => Ok(()),
         };
         match &self.kind {
-            FailureKind::ContainerWaiting { container, init, reason, message } => {
+            FailureKind::ContainerWaiting {
+                container,
+                init,
+                reason,
+                message,
+            } => {
                 let what = if *init { "init container" } else { "container" };
                 write!(f, "{} {what} {container} is waiting: {reason}", self.object)?;
                 with_message(f, message)
@@ -103,7 +119,11 @@ impl fmt::Display for Diagnosis {
                 with_message(f, message)
             }
             FailureKind::ProgressDeadlineExceeded { message } => {
-                write!(f, "{} exceeded its progress deadline (Progressing False, ProgressDeadlineExceeded)", self.object)?;
+                write!(
+                    f,
+                    "{} exceeded its progress deadline (Progressing False, ProgressDeadlineExceeded)",
+                    self.object
+                )?;
                 with_message(f, message)
             }
         }
@@ -148,7 +168,9 @@ pub fn diagnose(object: &Value) -> Vec<Diagnosis> {
         && str_at(c, "/status") == Some("False")
         && str_at(c, "/reason") == Some("Unschedulable")
     {
-        kinds.push(FailureKind::Unschedulable { message: owned(str_at(c, "/message")) });
+        kinds.push(FailureKind::Unschedulable {
+            message: owned(str_at(c, "/message")),
+        });
     }
     if str_at(object, "/status/phase") == Some("Failed") {
         kinds.push(FailureKind::PhaseFailed {
@@ -169,18 +191,31 @@ pub fn diagnose(object: &Value) -> Vec<Diagnosis> {
         && str_at(c, "/status") == Some("False")
         && str_at(c, "/reason") == Some("ProgressDeadlineExceeded")
     {
-        kinds.push(FailureKind::ProgressDeadlineExceeded { message: owned(str_at(c, "/message")) });
+        kinds.push(FailureKind::ProgressDeadlineExceeded {
+            message: owned(str_at(c, "/message")),
+        });
     }
     let object = object_ref(object);
-    kinds.into_iter().map(|kind| Diagnosis { object: object.clone(), kind }).collect()
+    kinds
+        .into_iter()
+        .map(|kind| Diagnosis {
+            object: object.clone(),
+            kind,
+        })
+        .collect()
 }
 
 /// The first terminal failure of `object` that none of `remaining` names.
 pub fn unnamed_failure(object: &Value, remaining: &[SequenceStep]) -> Option<Diagnosis> {
-    let being_deleted = object.pointer("/metadata/deletionTimestamp").is_some_and(|t| !t.is_null());
-    let deletion_expected = remaining
-        .iter()
-        .any(|s| s.state.matchers.iter().any(|m| matches!(m, Matcher::Deleted(true))));
+    let being_deleted = object
+        .pointer("/metadata/deletionTimestamp")
+        .is_some_and(|t| !t.is_null());
+    let deletion_expected = remaining.iter().any(|s| {
+        s.state
+            .matchers
+            .iter()
+            .any(|m| matches!(m, Matcher::Deleted(true)))
+    });
     if being_deleted && deletion_expected {
         return None;
     }
@@ -218,8 +253,8 @@ fn mentions(state: &State) -> Vec<Mention<'_>> {
                 out.extend(c.waiting.as_deref().map(Mention::Reason));
                 out.extend(c.terminated.as_deref().map(Mention::Reason));
                 out.extend(c.last_terminated.as_deref().map(Mention::Reason));
-                let needs_restart = c.last_terminated.is_some()
-                    || c.restarts.is_some_and(|r| !r.holds(0));
+                let needs_restart =
+                    c.last_terminated.is_some() || c.restarts.is_some_and(|r| !r.holds(0));
                 if needs_restart {
                     out.push(Mention::Restarted);
                 }
@@ -266,24 +301,29 @@ pub fn names(state: &State, failure: &FailureKind) -> bool {
         FailureKind::ProgressDeadlineExceeded { .. } => vec!["ProgressDeadlineExceeded"],
     };
     let is_word = |s: &str| words.contains(&s);
-    mentions(state).iter().any(|mention| match (mention, failure) {
-        (Mention::Phase(p), FailureKind::PhaseFailed { .. }) => *p == "Failed",
-        (Mention::Phase(_), _) => false,
-        (Mention::Condition(t, s), FailureKind::Unschedulable { .. }) => {
-            *t == "PodScheduled" && *s == "False"
-        }
-        (Mention::Condition(t, _), FailureKind::JobFailed { .. }) => {
-            *t == "Failed" || *t == "FailureTarget"
-        }
-        (Mention::Condition(t, s), FailureKind::ProgressDeadlineExceeded { .. }) => {
-            *t == "Progressing" && *s == "False"
-        }
-        (Mention::Condition(..), _) => false,
-        (Mention::Restarted, FailureKind::ContainerWaiting { reason, .. }) => {
-            reason == "CrashLoopBackOff"
-        }
-        (Mention::Restarted, _) => false,
-        (Mention::Reason(r) | Mention::Text(r), _) => is_word(r),
-        (Mention::Pattern(re), _) => words.iter().any(|w| re.is_match(w)),
-    })
+    mentions(state)
+        .iter()
+        .any(|mention| match (mention, failure) {
+            (Mention::Phase(p), FailureKind::PhaseFailed { .. }) => *p == "Failed",
+            (Mention::Phase(_), _) => false,
+            (Mention::Condition(t, s), FailureKind::Unschedulable { .. }) => {
+                *t == "PodScheduled" && *s == "False"
+            }
+            (Mention::Condition(t, _), FailureKind::JobFailed { .. }) => {
+                *t == "Failed" || *t == "FailureTarget"
+            }
+            (Mention::Condition(t, s), FailureKind::ProgressDeadlineExceeded { .. }) => {
+                *t == "Progressing" && *s == "False"
+            }
+            (Mention::Condition(..), _) => false,
+            (Mention::Restarted, FailureKind::ContainerWaiting { reason, .. }) => {
+                reason == "CrashLoopBackOff"
+            }
+            (Mention::Restarted, _) => false,
+            (Mention::Reason(r) | Mention::Text(r), _) => is_word(r),
+            (Mention::Pattern(re), _) => words.iter().any(|w| re.is_match(w)),
+        })
 }
+
+#[cfg(test)]
+mod tests;

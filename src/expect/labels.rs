@@ -23,7 +23,10 @@ pub fn label_for(object: Option<&Value>) -> String {
     let Some(object) = object else {
         return "Deleted".into();
     };
-    if object.pointer("/metadata/deletionTimestamp").is_some_and(|t| !t.is_null()) {
+    if object
+        .pointer("/metadata/deletionTimestamp")
+        .is_some_and(|t| !t.is_null())
+    {
         return "Terminating".into();
     }
     match str_at(object, "/kind") {
@@ -64,8 +67,12 @@ fn pod_label(pod: &Value) -> String {
     }
     let containers = container_statuses(pod, false);
     // The most telling container reason, as kubectl's STATUS column shows it.
-    let waiting = containers.iter().find_map(|s| str_at(s, "/state/waiting/reason"));
-    let terminated = containers.iter().find_map(|s| str_at(s, "/state/terminated/reason"));
+    let waiting = containers
+        .iter()
+        .find_map(|s| str_at(s, "/state/waiting/reason"));
+    let terminated = containers
+        .iter()
+        .find_map(|s| str_at(s, "/state/terminated/reason"));
     match phase {
         "Pending" => {
             if let Some(reason) = waiting {
@@ -96,13 +103,25 @@ fn pod_label(pod: &Value) -> String {
 }
 
 fn job_label(job: &Value) -> String {
-    for type_ in ["Complete", "Failed", "SuccessCriteriaMet", "FailureTarget", "Suspended"] {
+    for type_ in [
+        "Complete",
+        "Failed",
+        "SuccessCriteriaMet",
+        "FailureTarget",
+        "Suspended",
+    ] {
         if condition_is(job, type_, "True") {
             return type_.to_string();
         }
     }
-    let active = job.pointer("/status/active").and_then(Value::as_i64).unwrap_or(0);
-    let failed = job.pointer("/status/failed").and_then(Value::as_i64).unwrap_or(0);
+    let active = job
+        .pointer("/status/active")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    let failed = job
+        .pointer("/status/failed")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
     match (active, failed) {
         (0, 0) => "Created".into(),
         (a, 0) => format!("Active/{a}"),
@@ -116,18 +135,39 @@ fn deployment_label(deployment: &Value) -> String {
     {
         return str_at(c, "/reason").unwrap_or("NotProgressing").to_string();
     }
-    let ready = deployment.pointer("/status/readyReplicas").and_then(Value::as_i64).unwrap_or(0);
-    let wanted = deployment.pointer("/spec/replicas").and_then(Value::as_i64).unwrap_or(1);
-    let available = if condition_is(deployment, "Available", "True") { "Available" } else { "Unavailable" };
+    let ready = deployment
+        .pointer("/status/readyReplicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(0);
+    let wanted = deployment
+        .pointer("/spec/replicas")
+        .and_then(Value::as_i64)
+        .unwrap_or(1);
+    let available = if condition_is(deployment, "Available", "True") {
+        "Available"
+    } else {
+        "Unavailable"
+    };
     format!("{available} {ready}/{wanted}")
 }
 
 fn endpoints_label(endpoints: &Value) -> String {
-    let subsets = endpoints.get("subsets").and_then(Value::as_array).map_or(&[][..], Vec::as_slice);
+    let subsets = endpoints
+        .get("subsets")
+        .and_then(Value::as_array)
+        .map_or(&[][..], Vec::as_slice);
     let count = |key: &str| -> usize {
-        subsets.iter().filter_map(|s| s.get(key).and_then(Value::as_array)).map(Vec::len).sum()
+        subsets
+            .iter()
+            .filter_map(|s| s.get(key).and_then(Value::as_array))
+            .map(Vec::len)
+            .sum()
     };
-    format!("{} ready, {} not ready", count("addresses"), count("notReadyAddresses"))
+    format!(
+        "{} ready, {} not ready",
+        count("addresses"),
+        count("notReadyAddresses")
+    )
 }
 
 /// Objects without a phase: their true conditions, or `Present`.
@@ -137,7 +177,11 @@ fn generic_label(object: &Value) -> String {
         .filter(|c| str_at(c, "/status") == Some("True"))
         .filter_map(|c| str_at(c, "/type"))
         .collect();
-    if true_conditions.is_empty() { "Present".into() } else { true_conditions.join(",") }
+    if true_conditions.is_empty() {
+        "Present".into()
+    } else {
+        true_conditions.join(",")
+    }
 }
 
 #[cfg(test)]
@@ -148,7 +192,8 @@ mod tests {
 
     #[test]
     fn names_the_pod_lifecycle() {
-        let created = json!({"kind": "Pod", "status": {"phase": "Pending", "qosClass": "BestEffort"}});
+        let created =
+            json!({"kind": "Pod", "status": {"phase": "Pending", "qosClass": "BestEffort"}});
         assert_eq!(label_for(Some(&created)), "Pending");
         let scheduled = json!({"kind": "Pod", "spec": {"nodeName": "n1"}, "status": {"phase": "Pending",
             "conditions": [{"type": "PodScheduled", "status": "True"}]}});
@@ -169,7 +214,8 @@ mod tests {
         let initializing = json!({"kind": "Pod", "status": {"phase": "Pending",
             "initContainerStatuses": [{"name": "init", "state": {"running": {}}}]}});
         assert_eq!(label_for(Some(&initializing)), "Init:0/1");
-        let terminating = json!({"kind": "Pod", "metadata": {"deletionTimestamp": "2026-01-01T00:00:00Z"}});
+        let terminating =
+            json!({"kind": "Pod", "metadata": {"deletionTimestamp": "2026-01-01T00:00:00Z"}});
         assert_eq!(label_for(Some(&terminating)), "Terminating");
         assert_eq!(label_for(None), "Deleted");
     }

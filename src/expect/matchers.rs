@@ -90,7 +90,10 @@ pub fn why_not(state: &State, object: Option<&Value>, events: &[Value]) -> Expla
         .matchers
         .iter()
         .filter_map(|m| {
-            check(m, object, events).err().map(|seen| Unmet { matcher: m.describe(), seen })
+            check(m, object, events).err().map(|seen| Unmet {
+                matcher: m.describe(),
+                seen,
+            })
         })
         .collect();
     Explanation { unmet }
@@ -129,12 +132,17 @@ fn check(matcher: &Matcher, object: Option<&Value>, events: &[Value]) -> Result<
 
 /// The conditions of an object's status (empty if it has none).
 pub fn conditions(object: &Value) -> &[Value] {
-    object.pointer("/status/conditions").and_then(Value::as_array).map_or(&[], Vec::as_slice)
+    object
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
 }
 
 /// The condition of this type, if the object has one.
 pub fn condition<'a>(object: &'a Value, type_: &str) -> Option<&'a Value> {
-    conditions(object).iter().find(|c| str_at(c, "/type") == Some(type_))
+    conditions(object)
+        .iter()
+        .find(|c| str_at(c, "/type") == Some(type_))
 }
 
 fn str_at<'a>(value: &'a Value, pointer: &str) -> Option<&'a str> {
@@ -143,7 +151,10 @@ fn str_at<'a>(value: &'a Value, pointer: &str) -> Option<&'a str> {
 
 fn check_condition(c: &ConditionMatcher, object: &Value) -> Result<(), String> {
     let Some(found) = condition(object, &c.type_) else {
-        let present: Vec<_> = conditions(object).iter().filter_map(|c| str_at(c, "/type")).collect();
+        let present: Vec<_> = conditions(object)
+            .iter()
+            .filter_map(|c| str_at(c, "/type"))
+            .collect();
         return Err(if present.is_empty() {
             "no conditions".into()
         } else {
@@ -171,17 +182,32 @@ fn check_condition(c: &ConditionMatcher, object: &Value) -> Result<(), String> {
 
 /// The container statuses a container matcher reads.
 pub fn container_statuses(object: &Value, init: bool) -> &[Value] {
-    let key = if init { "/status/initContainerStatuses" } else { "/status/containerStatuses" };
-    object.pointer(key).and_then(Value::as_array).map_or(&[], Vec::as_slice)
+    let key = if init {
+        "/status/initContainerStatuses"
+    } else {
+        "/status/containerStatuses"
+    };
+    object
+        .pointer(key)
+        .and_then(Value::as_array)
+        .map_or(&[], Vec::as_slice)
 }
 
 fn check_container(c: &ContainerMatcher, object: &Value) -> Result<(), String> {
     let statuses = container_statuses(object, c.init);
     let candidates: Vec<&Value> = statuses
         .iter()
-        .filter(|s| c.name.as_deref().is_none_or(|n| str_at(s, "/name") == Some(n)))
+        .filter(|s| {
+            c.name
+                .as_deref()
+                .is_none_or(|n| str_at(s, "/name") == Some(n))
+        })
         .collect();
-    let what = if c.init { "init container" } else { "container" };
+    let what = if c.init {
+        "init container"
+    } else {
+        "container"
+    };
     if candidates.is_empty() {
         return Err(match &c.name {
             Some(n) => format!("no status for {what} {n}"),
@@ -254,13 +280,19 @@ fn container_misses(c: &ContainerMatcher, status: &Value) -> Vec<String> {
         }
     }
     if let Some(expected) = c.ready {
-        let ready = status.get("ready").and_then(Value::as_bool).unwrap_or(false);
+        let ready = status
+            .get("ready")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
         if ready != expected {
             misses.push(format!("{name} ready={ready}"));
         }
     }
     if let Some(comparison) = c.restarts {
-        let restarts = status.get("restartCount").and_then(Value::as_i64).unwrap_or(0);
+        let restarts = status
+            .get("restartCount")
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
         if !comparison.holds(restarts) {
             misses.push(format!("{name} restarts={restarts}"));
         }
@@ -295,14 +327,20 @@ fn check_field(f: &FieldMatcher, object: &Value) -> Result<(), String> {
     let seen = || match nodes.as_slice() {
         [] => "nothing there".to_string(),
         [one] => format!("found {one}"),
-        many => format!("found {}", Value::Array(many.iter().map(|v| (*v).clone()).collect())),
+        many => format!(
+            "found {}",
+            Value::Array(many.iter().map(|v| (*v).clone()).collect())
+        ),
     };
     let ok = match &f.test {
-        FieldTest::Exists(expected) => !present.is_empty() == *expected,
+        FieldTest::Exists(expected) => present.is_empty() != *expected,
         FieldTest::Equals(expected) => match nodes.as_slice() {
             [] => false,
             [one] => json_equal(one, expected),
-            many => json_equal(&Value::Array(many.iter().map(|v| (*v).clone()).collect()), expected),
+            many => json_equal(
+                &Value::Array(many.iter().map(|v| (*v).clone()).collect()),
+                expected,
+            ),
         },
         FieldTest::Matches(re) => !nodes.is_empty() && re.is_match(&string_form(&nodes)),
     };
@@ -319,7 +357,9 @@ fn json_equal(a: &Value, b: &Value) -> bool {
             x.len() == y.len() && x.iter().zip(y).all(|(a, b)| json_equal(a, b))
         }
         (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| json_equal(v, w)))
+            x.len() == y.len()
+                && x.iter()
+                    .all(|(k, v)| y.get(k).is_some_and(|w| json_equal(v, w)))
         }
         _ => a == b,
     }
@@ -377,7 +417,8 @@ fn check_event(e: &EventMatcher, object: Option<&Value>, events: &[Value]) -> Re
 }
 
 fn event_is_about(event: &Value, uid: Option<&str>) -> bool {
-    let event_uid = str_at(event, "/involvedObject/uid").or_else(|| str_at(event, "/regarding/uid"));
+    let event_uid =
+        str_at(event, "/involvedObject/uid").or_else(|| str_at(event, "/regarding/uid"));
     match (event_uid, uid) {
         (Some(a), Some(b)) => a == b,
         _ => true,
@@ -386,9 +427,15 @@ fn event_is_about(event: &Value, uid: Option<&str>) -> bool {
 
 fn event_matches(e: &EventMatcher, event: &Value) -> bool {
     // core/v1 Events carry `message`; events.k8s.io/v1 carry `note`.
-    let message = str_at(event, "/message").or_else(|| str_at(event, "/note")).unwrap_or("");
-    e.reason.as_deref().is_none_or(|r| str_at(event, "/reason") == Some(r))
-        && e.type_.as_deref().is_none_or(|t| str_at(event, "/type") == Some(t))
+    let message = str_at(event, "/message")
+        .or_else(|| str_at(event, "/note"))
+        .unwrap_or("");
+    e.reason
+        .as_deref()
+        .is_none_or(|r| str_at(event, "/reason") == Some(r))
+        && e.type_
+            .as_deref()
+            .is_none_or(|t| str_at(event, "/type") == Some(t))
         && e.message.as_ref().is_none_or(|re| re.is_match(message))
 }
 
@@ -425,7 +472,10 @@ fn relevant_parts(matcher: &Matcher, object: Option<&Value>) -> (String, Value, 
         Matcher::Phase(p) => (
             "status.phase".into(),
             json!(p),
-            object.and_then(|o| o.pointer("/status/phase")).cloned().unwrap_or_else(absent),
+            object
+                .and_then(|o| o.pointer("/status/phase"))
+                .cloned()
+                .unwrap_or_else(absent),
         ),
         Matcher::Condition(c) => {
             let mut want = Map::new();
@@ -454,7 +504,11 @@ fn relevant_parts(matcher: &Matcher, object: Option<&Value>) -> (String, Value, 
                 .map(|o| {
                     let statuses: Vec<Value> = container_statuses(o, c.init)
                         .iter()
-                        .filter(|s| c.name.as_deref().is_none_or(|n| str_at(s, "/name") == Some(n)))
+                        .filter(|s| {
+                            c.name
+                                .as_deref()
+                                .is_none_or(|n| str_at(s, "/name") == Some(n))
+                        })
                         .map(|s| project(s, &want))
                         .collect();
                     match <[Value; 1]>::try_from(statuses) {
@@ -494,12 +548,12 @@ fn relevant_parts(matcher: &Matcher, object: Option<&Value>) -> (String, Value, 
                 })
                 .unwrap_or_else(absent),
         ),
-        Matcher::Event(e) => (matcher.describe(), json!(e.reason), json!("(see the Events)")),
-        Matcher::Deleted(gone) => (
-            "deleted".into(),
-            json!(gone),
-            json!(object.is_none()),
+        Matcher::Event(e) => (
+            matcher.describe(),
+            json!(e.reason),
+            json!("(see the Events)"),
         ),
+        Matcher::Deleted(gone) => ("deleted".into(), json!(gone), json!(object.is_none())),
     }
 }
 
@@ -542,7 +596,10 @@ fn expected_container(c: &ContainerMatcher) -> Map<String, Value> {
         want.insert("ready".into(), json!(r));
     }
     if let Some(r) = c.restarts {
-        want.insert("restartCount".into(), json!(format!("{}{}", r.op.symbol(), r.value)));
+        want.insert(
+            "restartCount".into(),
+            json!(format!("{}{}", r.op.symbol(), r.value)),
+        );
     }
     want
 }
@@ -571,3 +628,6 @@ fn project(actual: &Value, shape: &Map<String, Value>) -> Value {
     }
     Value::Object(out)
 }
+
+#[cfg(test)]
+mod tests;

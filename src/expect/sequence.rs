@@ -62,13 +62,21 @@ pub struct Gap {
 
 impl Gap {
     fn overlaps(&self, from: Duration, to: Duration) -> bool {
-        self.start < to && self.end > from
+        // A gap ending exactly at the anchor (a relist that matched the
+        // previous step) may still have hidden the states after it.
+        self.start < to && self.end >= from
     }
 }
 
 impl fmt::Display for Gap {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "the watch was interrupted from {} to {} ({})", ms(self.start), ms(self.end), self.reason)
+        write!(
+            f,
+            "the watch was interrupted from {} to {} ({})",
+            ms(self.start),
+            ms(self.end),
+            self.reason
+        )
     }
 }
 
@@ -117,9 +125,21 @@ pub enum Failure {
         gap: Option<Gap>,
     },
     /// A `never` state was observed.
-    NeverViolated { state: String, at: Duration, observation: usize, object: Option<Value> },
+    NeverViolated {
+        state: String,
+        at: Duration,
+        observation: usize,
+        object: Option<Value>,
+    },
     /// A terminal failure no remaining step names.
-    FailFast { step: usize, state: String, diagnosis: Diagnosis, at: Duration, observation: usize, object: Value },
+    FailFast {
+        step: usize,
+        state: String,
+        diagnosis: Diagnosis,
+        at: Duration,
+        observation: usize,
+        object: Value,
+    },
     /// A `holdFor` step stopped holding before its time was up.
     HoldBroken {
         step: usize,
@@ -132,7 +152,13 @@ pub enum Failure {
         why_not: Explanation,
     },
     /// The (named) target was deleted while the remaining steps need it.
-    TargetDeleted { step: usize, state: String, at: Duration, observation: usize, last_object: Value },
+    TargetDeleted {
+        step: usize,
+        state: String,
+        at: Duration,
+        observation: usize,
+        last_object: Value,
+    },
     /// The expect was ended (scenario timeout, end of the recording) before
     /// the sequence completed.
     Ended {
@@ -183,7 +209,9 @@ impl Verdict {
 
 /// Milliseconds, humanly: `1.5s`, `250ms`, `2m 3s`.
 fn ms(d: Duration) -> humantime::FormattedDuration {
-    humantime::format_duration(Duration::from_millis(u64::try_from(d.as_millis()).unwrap_or(u64::MAX)))
+    humantime::format_duration(Duration::from_millis(
+        u64::try_from(d.as_millis()).unwrap_or(u64::MAX),
+    ))
 }
 
 impl fmt::Display for Failure {
@@ -196,19 +224,39 @@ impl fmt::Display for Failure {
         };
         let selection = |f: &mut fmt::Formatter<'_>, s: &Option<Selection>| -> fmt::Result {
             if let Some(s) = s {
-                write!(f, "\n  {} of {} selected objects held it, {} needed", s.satisfied, s.candidates, s.required)?;
+                write!(
+                    f,
+                    "\n  {} of {} selected objects held it, {} needed",
+                    s.satisfied, s.candidates, s.required
+                )?;
             }
             Ok(())
         };
         let gap_note = |f: &mut fmt::Formatter<'_>, gap: &Option<Gap>| -> fmt::Result {
             if let Some(gap) = gap {
-                write!(f, "\n  note: {gap}; the state may have come and gone unseen")?;
+                write!(
+                    f,
+                    "\n  note: {gap}; the state may have come and gone unseen"
+                )?;
             }
             Ok(())
         };
         match self {
-            Failure::DeadlineMissed { step, state, within, why_not, selection: s, gap, .. } => {
-                write!(f, "step {} \"{state}\" was not reached within {}", step + 1, ms(*within))?;
+            Failure::DeadlineMissed {
+                step,
+                state,
+                within,
+                why_not,
+                selection: s,
+                gap,
+                ..
+            } => {
+                write!(
+                    f,
+                    "step {} \"{state}\" was not reached within {}",
+                    step + 1,
+                    ms(*within)
+                )?;
                 explain(f, why_not)?;
                 selection(f, s)?;
                 gap_note(f, gap)
@@ -216,14 +264,28 @@ impl fmt::Display for Failure {
             Failure::NeverViolated { state, at, .. } => {
                 write!(f, "never-state \"{state}\" was observed at {}", ms(*at))
             }
-            Failure::FailFast { step, state, diagnosis, at, .. } => write!(
+            Failure::FailFast {
+                step,
+                state,
+                diagnosis,
+                at,
+                ..
+            } => write!(
                 f,
                 "{diagnosis} (at {}, while expecting step {} \"{state}\"; fail fast: no remaining step names {})",
                 ms(*at),
                 step + 1,
                 diagnosis.kind.keyword()
             ),
-            Failure::HoldBroken { step, state, matched_at, hold_for, broken_at, why_not, .. } => {
+            Failure::HoldBroken {
+                step,
+                state,
+                matched_at,
+                hold_for,
+                broken_at,
+                why_not,
+                ..
+            } => {
                 write!(
                     f,
                     "step {} \"{state}\" matched at {} but stopped holding at {}, before its {} hold",
@@ -234,15 +296,35 @@ impl fmt::Display for Failure {
                 )?;
                 explain(f, why_not)
             }
-            Failure::TargetDeleted { step, state, at, last_object, .. } => write!(
+            Failure::TargetDeleted {
+                step,
+                state,
+                at,
+                last_object,
+                ..
+            } => write!(
                 f,
                 "{} was deleted at {} while expecting step {} \"{state}\"",
                 fail_fast::object_ref(last_object),
                 ms(*at),
                 step + 1
             ),
-            Failure::Ended { step, state, at, waited, why_not, selection: s, gap, .. } => {
-                write!(f, "the expect ended at {} before step {} \"{state}\" was reached", ms(*at), step + 1)?;
+            Failure::Ended {
+                step,
+                state,
+                at,
+                waited,
+                why_not,
+                selection: s,
+                gap,
+                ..
+            } => {
+                write!(
+                    f,
+                    "the expect ended at {} before step {} \"{state}\" was reached",
+                    ms(*at),
+                    step + 1
+                )?;
                 if let Some(waited) = waited {
                     write!(f, " (waited {})", ms(*waited))?;
                 }
@@ -275,9 +357,16 @@ impl Tracked {
 enum Progress {
     /// Waiting for `step` to match; its deadline counts from `since` (none
     /// yet when waiting for the action to finish).
-    Seeking { step: usize, since: Option<Duration> },
+    Seeking {
+        step: usize,
+        since: Option<Duration>,
+    },
     /// `step` matched at `matched_at` and must hold until `until`.
-    Holding { step: usize, matched_at: Duration, until: Duration },
+    Holding {
+        step: usize,
+        matched_at: Duration,
+        until: Duration,
+    },
     /// A verdict was given.
     Done,
 }
@@ -315,7 +404,10 @@ impl Judge {
         let progress = if expectation.sequence.is_empty() {
             Progress::Done
         } else {
-            Progress::Seeking { step: 0, since: Some(Duration::ZERO) }
+            Progress::Seeking {
+                step: 0,
+                since: Some(Duration::ZERO),
+            }
         };
         let mut judge = Judge {
             expectation: expectation.clone(),
@@ -341,7 +433,10 @@ impl Judge {
     /// arrives: for an expect that follows a step that may take long.
     pub fn waiting_for_action(mut self) -> Judge {
         if let Progress::Seeking { step: 0, .. } = self.progress {
-            self.progress = Progress::Seeking { step: 0, since: None };
+            self.progress = Progress::Seeking {
+                step: 0,
+                since: None,
+            };
         }
         self
     }
@@ -360,9 +455,15 @@ impl Judge {
     /// the current step's deadline, or the end of the current hold.
     pub fn next_deadline(&self) -> Option<Duration> {
         match self.progress {
-            Progress::Seeking { step, since: Some(since) } => {
-                self.expectation.sequence.get(step)?.within.map(|w| since + w)
-            }
+            Progress::Seeking {
+                step,
+                since: Some(since),
+            } => self
+                .expectation
+                .sequence
+                .get(step)?
+                .within
+                .map(|w| since + w),
             Progress::Holding { until, .. } => Some(until),
             _ => None,
         }
@@ -385,15 +486,19 @@ impl Judge {
                     }
                     // The next step starts after the hold, on the state the
                     // object is in now: the latest snapshot.
-                    self.progress = Progress::Seeking { step: step + 1, since: Some(until) };
+                    self.progress = Progress::Seeking {
+                        step: step + 1,
+                        since: Some(until),
+                    };
                     if let Some(verdict) = self.advance(until, self.last_change) {
                         return Some(verdict);
                     }
                 }
-                Progress::Seeking { step, since: Some(since) } => {
-                    let Some(within) = self.expectation.sequence.get(step).and_then(|s| s.within) else {
-                        return None;
-                    };
+                Progress::Seeking {
+                    step,
+                    since: Some(since),
+                } => {
+                    let within = self.expectation.sequence.get(step).and_then(|s| s.within)?;
                     let deadline = since + within;
                     if now < deadline {
                         return None;
@@ -414,6 +519,15 @@ impl Judge {
         let index = self.fed;
         self.fed += 1;
         let at = observation.at();
+        // A gap is known once the watch is back, and covers the time before:
+        // record it first so that a deadline missed during it says so.
+        if let Observation::Gap { start, reason, .. } = observation {
+            self.gaps.push(Gap {
+                start: *start,
+                end: at,
+                reason: reason.clone(),
+            });
+        }
         // Deadlines that passed before this arrived come first.
         if let Some(verdict) = self.tick(at) {
             return Some(verdict);
@@ -423,14 +537,14 @@ impl Judge {
                 if let Progress::Seeking { step: 0, .. } = self.progress
                     && self.matches.is_empty()
                 {
-                    self.progress = Progress::Seeking { step: 0, since: Some(at) };
+                    self.progress = Progress::Seeking {
+                        step: 0,
+                        since: Some(at),
+                    };
                 }
                 None
             }
-            Observation::Gap { start, reason, .. } => {
-                self.gaps.push(Gap { start: *start, end: at, reason: reason.clone() });
-                None
-            }
+            Observation::Gap { .. } => None,
             Observation::Event { event, .. } => {
                 self.events.push(event.clone());
                 self.after_change(at, index, &[], false)
@@ -444,7 +558,10 @@ impl Judge {
                 self.after_change(at, index, &[key], true)
             }
             Observation::Relisted { objects, .. } => {
-                let mut keys: Vec<String> = objects.iter().map(|o| self.upsert(o, index, false)).collect();
+                let mut keys: Vec<String> = objects
+                    .iter()
+                    .map(|o| self.upsert(o, index, false))
+                    .collect();
                 // Objects missing from the list are gone; their DELETED
                 // events were lost in the gap.
                 for tracked in &mut self.objects {
@@ -470,7 +587,9 @@ impl Judge {
         }
         let (step, since) = match self.progress {
             Progress::Seeking { step, since } => (step, since),
-            Progress::Holding { step, matched_at, .. } => (step, Some(matched_at)),
+            Progress::Holding {
+                step, matched_at, ..
+            } => (step, Some(matched_at)),
             Progress::Done => (0, None),
         };
         let state = &self.expectation.sequence[step].state;
@@ -500,13 +619,24 @@ impl Judge {
                 tracked.gone = gone;
                 tracked.last_seen = index;
             }
-            None => self.objects.push(Tracked { key: key.clone(), last: object.clone(), gone, last_seen: index }),
+            None => self.objects.push(Tracked {
+                key: key.clone(),
+                last: object.clone(),
+                gone,
+                last_seen: index,
+            }),
         }
         key
     }
 
     /// After objects or Events changed: never, hold, advance, fail fast.
-    fn after_change(&mut self, at: Duration, index: usize, changed: &[String], deletion: bool) -> Option<Verdict> {
+    fn after_change(
+        &mut self,
+        at: Duration,
+        index: usize,
+        changed: &[String],
+        deletion: bool,
+    ) -> Option<Verdict> {
         if let Some(verdict) = self.check_never(at, index, changed) {
             return Some(verdict);
         }
@@ -514,7 +644,12 @@ impl Judge {
             Progress::Seeking { step, .. } | Progress::Holding { step, .. } => step,
             Progress::Done => return None,
         };
-        if let Progress::Holding { step, matched_at, until } = self.progress {
+        if let Progress::Holding {
+            step,
+            matched_at,
+            until,
+        } = self.progress
+        {
             let state = &self.expectation.sequence[step].state;
             let evaluation = self.evaluate(step, state);
             if !evaluation.holds {
@@ -541,9 +676,16 @@ impl Judge {
             Progress::Seeking { step, .. } | Progress::Holding { step, .. } => step,
             Progress::Done => return None,
         };
-        let state_label = self.expectation.sequence[current_step].state.display_label();
+        let state_label = self.expectation.sequence[current_step]
+            .state
+            .display_label();
         for key in changed {
-            let Some(object) = self.objects.iter().find(|t| &t.key == key).and_then(Tracked::current) else {
+            let Some(object) = self
+                .objects
+                .iter()
+                .find(|t| &t.key == key)
+                .and_then(Tracked::current)
+            else {
                 continue;
             };
             if let Some(diagnosis) =
@@ -560,16 +702,25 @@ impl Judge {
                 return self.fail(at, failure);
             }
         }
-        let deletion_expected = self.expectation.sequence[current_step..]
-            .iter()
-            .any(|s| s.state.matchers.iter().any(|m| matches!(m, Matcher::Deleted(true))));
+        let deletion_expected = self.expectation.sequence[current_step..].iter().any(|s| {
+            s.state
+                .matchers
+                .iter()
+                .any(|m| matches!(m, Matcher::Deleted(true)))
+        });
         if deletion && !self.selector && !deletion_expected {
             let last_object = changed
                 .first()
                 .and_then(|key| self.objects.iter().find(|t| &t.key == key))
                 .map(|t| t.last.clone())
                 .unwrap_or_default();
-            let failure = Failure::TargetDeleted { step: current_step, state: state_label, at, observation: index, last_object };
+            let failure = Failure::TargetDeleted {
+                step: current_step,
+                state: state_label,
+                at,
+                observation: index,
+                last_object,
+            };
             return self.fail(at, failure);
         }
         None
@@ -581,7 +732,10 @@ impl Judge {
         let to_check: Vec<&Tracked> = if changed.is_empty() {
             self.current_objects()
         } else {
-            self.objects.iter().filter(|t| changed.contains(&t.key)).collect()
+            self.objects
+                .iter()
+                .filter(|t| changed.contains(&t.key))
+                .collect()
         };
         let violation = self.expectation.never.iter().find_map(|state| {
             to_check
@@ -590,7 +744,15 @@ impl Judge {
                 .map(|t| (state.display_label(), t.current().cloned()))
         });
         let (state, object) = violation?;
-        self.fail(at, Failure::NeverViolated { state, at, observation: index, object })
+        self.fail(
+            at,
+            Failure::NeverViolated {
+                state,
+                at,
+                observation: index,
+                object,
+            },
+        )
     }
 
     /// The objects the current state is judged on: all of a selector's, or a
@@ -599,19 +761,27 @@ impl Judge {
         if self.selector {
             self.objects.iter().collect()
         } else {
-            self.objects.iter().max_by_key(|t| t.last_seen).into_iter().collect()
+            self.objects
+                .iter()
+                .max_by_key(|t| t.last_seen)
+                .into_iter()
+                .collect()
         }
     }
 
     fn evaluate<'a>(&'a self, step: usize, state: &State) -> Evaluation<'a> {
-        let wants_deleted = state.matchers.iter().any(|m| matches!(m, Matcher::Deleted(true)));
+        let wants_deleted = state
+            .matchers
+            .iter()
+            .any(|m| matches!(m, Matcher::Deleted(true)));
         let candidates: Vec<&Tracked> = self
             .current_objects()
             .into_iter()
             .filter(|t| !self.selector || !t.gone || wants_deleted)
             .collect();
-        let (satisfied, unsatisfied): (Vec<&Tracked>, Vec<&Tracked>) =
-            candidates.iter().partition(|t| state.holds(t.current(), &self.events));
+        let (satisfied, unsatisfied): (Vec<&Tracked>, Vec<&Tracked>) = candidates
+            .iter()
+            .partition(|t| state.holds(t.current(), &self.events));
         let required = if self.selector {
             let count = self.expectation.sequence.get(step).and_then(|s| s.count);
             count.map_or(candidates.len(), |c| c as usize).max(1)
@@ -620,7 +790,11 @@ impl Judge {
         };
         Evaluation {
             holds: satisfied.len() >= required,
-            selection: Selection { satisfied: satisfied.len(), required, candidates: candidates.len() },
+            selection: Selection {
+                satisfied: satisfied.len(),
+                required,
+                candidates: candidates.len(),
+            },
             first_unsatisfied: unsatisfied.first().copied(),
             satisfied,
         }
@@ -643,7 +817,11 @@ impl Judge {
             if !evaluation.holds {
                 return None;
             }
-            let objects = evaluation.satisfied.iter().map(|t| describe_object(t)).collect();
+            let objects = evaluation
+                .satisfied
+                .iter()
+                .map(|t| describe_object(t))
+                .collect();
             self.matches.push(StepMatch {
                 step,
                 state: sequence_step.state.display_label(),
@@ -653,18 +831,30 @@ impl Judge {
                 held_until: None,
             });
             if let Some(hold) = sequence_step.hold_for.filter(|h| !h.is_zero()) {
-                self.progress = Progress::Holding { step, matched_at: at, until: at + hold };
+                self.progress = Progress::Holding {
+                    step,
+                    matched_at: at,
+                    until: at + hold,
+                };
                 return None;
             }
             if step + 1 == self.expectation.sequence.len() {
                 return self.pass(at);
             }
-            self.progress = Progress::Seeking { step: step + 1, since: Some(at) };
+            self.progress = Progress::Seeking {
+                step: step + 1,
+                since: Some(at),
+            };
         }
         None
     }
 
-    fn deadline_missed(&mut self, step: usize, since: Duration, within: Duration) -> Option<Verdict> {
+    fn deadline_missed(
+        &mut self,
+        step: usize,
+        since: Duration,
+        within: Duration,
+    ) -> Option<Verdict> {
         let deadline = since + within;
         let state = &self.expectation.sequence[step].state;
         let evaluation = self.evaluate(step, state);
@@ -684,7 +874,11 @@ impl Judge {
     }
 
     fn gap_within(&self, from: Duration, to: Duration) -> Option<Gap> {
-        self.gaps.iter().rev().find(|g| g.overlaps(from, to)).cloned()
+        self.gaps
+            .iter()
+            .rev()
+            .find(|g| g.overlaps(from, to))
+            .cloned()
     }
 
     fn pass(&mut self, at: Duration) -> Option<Verdict> {
@@ -697,7 +891,12 @@ impl Judge {
 
     fn finish(&mut self, at: Duration, outcome: Outcome) -> Verdict {
         self.progress = Progress::Done;
-        let verdict = Verdict { outcome, at, matches: self.matches.clone(), gaps: self.gaps.clone() };
+        let verdict = Verdict {
+            outcome,
+            at,
+            matches: self.matches.clone(),
+            gaps: self.gaps.clone(),
+        };
         self.verdict = Some(verdict.clone());
         verdict
     }
@@ -709,7 +908,10 @@ fn object_key(object: &Value) -> String {
     if let Some(uid) = object.pointer("/metadata/uid").and_then(Value::as_str) {
         return uid.to_string();
     }
-    let namespace = object.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
+    let namespace = object
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     match object.pointer("/metadata/name").and_then(Value::as_str) {
         Some(name) => format!("{namespace}/{name}"),
         None => object.to_string(),
@@ -718,7 +920,10 @@ fn object_key(object: &Value) -> String {
 
 /// `Pod/nginx@1234` for match records.
 fn describe_object(tracked: &Tracked) -> String {
-    let rv = tracked.last.pointer("/metadata/resourceVersion").and_then(Value::as_str);
+    let rv = tracked
+        .last
+        .pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str);
     let name = fail_fast::object_ref(&tracked.last);
     match (rv, tracked.gone) {
         (_, true) => format!("{name} (deleted)"),
@@ -742,3 +947,6 @@ pub fn judge_timeline(expectation: &Expectation, timeline: &Timeline) -> Verdict
     }
     judge.end(timeline.end_time())
 }
+
+#[cfg(test)]
+mod tests;

@@ -9,7 +9,10 @@ use super::state::*;
 use super::timeline::Timeline;
 
 pub fn load(name: &str) -> Timeline {
-    let path = format!("{}/tests/fixtures/timelines/{name}.json", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/tests/fixtures/timelines/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
     Timeline::from_json(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
@@ -26,11 +29,16 @@ pub fn phase(p: &str) -> Matcher {
     Matcher::Phase(p.into())
 }
 
-pub fn condition(type_: &str) -> Matcher {
-    condition_full(type_, "True", None, None)
+pub fn cond(type_: &str) -> Matcher {
+    cond_full(type_, "True", None, None)
 }
 
-pub fn condition_full(type_: &str, status: &str, reason: Option<&str>, message: Option<&str>) -> Matcher {
+pub fn cond_full(
+    type_: &str,
+    status: &str,
+    reason: Option<&str>,
+    message: Option<&str>,
+) -> Matcher {
     Matcher::Condition(ConditionMatcher {
         type_: type_.into(),
         status: status.into(),
@@ -40,7 +48,10 @@ pub fn condition_full(type_: &str, status: &str, reason: Option<&str>, message: 
 }
 
 pub fn waiting(reason: &str) -> Matcher {
-    Matcher::Container(ContainerMatcher { waiting: Some(reason.into()), ..Default::default() })
+    Matcher::Container(ContainerMatcher {
+        waiting: Some(reason.into()),
+        ..Default::default()
+    })
 }
 
 pub fn container(c: ContainerMatcher) -> Matcher {
@@ -48,7 +59,11 @@ pub fn container(c: ContainerMatcher) -> Matcher {
 }
 
 pub fn field(query: &str, test: FieldTest) -> Matcher {
-    Matcher::Field(FieldMatcher { path: query.into(), query: query.into(), test })
+    Matcher::Field(FieldMatcher {
+        path: query.into(),
+        query: query.into(),
+        test,
+    })
 }
 
 pub fn subset(v: Value) -> Matcher {
@@ -56,26 +71,43 @@ pub fn subset(v: Value) -> Matcher {
 }
 
 pub fn event(reason: &str) -> Matcher {
-    Matcher::Event(EventMatcher { reason: Some(reason.into()), ..Default::default() })
+    Matcher::Event(EventMatcher {
+        reason: Some(reason.into()),
+        ..Default::default()
+    })
 }
 
 pub fn state(matchers: Vec<Matcher>) -> State {
-    State { label: None, matchers }
+    State {
+        label: None,
+        matchers,
+    }
 }
 
 pub fn labelled(label: &str, matchers: Vec<Matcher>) -> State {
-    State { label: Some(label.into()), matchers }
+    State {
+        label: Some(label.into()),
+        matchers,
+    }
 }
 
 /// A step with an optional `within` in seconds.
 pub fn step(state: State, within: Option<f64>) -> SequenceStep {
-    SequenceStep { state, within: within.map(secs), hold_for: None, count: None }
+    SequenceStep {
+        state,
+        within: within.map(secs),
+        hold_for: None,
+        count: None,
+    }
 }
 
 pub fn named(sequence: Vec<SequenceStep>) -> Expectation {
     Expectation {
         target: Target::Named {
-            kind: KindRef { api_version: None, kind: "Pod".into() },
+            kind: KindRef {
+                api_version: None,
+                kind: "Pod".into(),
+            },
             name: "x".into(),
             namespace: None,
         },
@@ -88,7 +120,10 @@ pub fn named(sequence: Vec<SequenceStep>) -> Expectation {
 pub fn selected(sequence: Vec<SequenceStep>) -> Expectation {
     Expectation {
         target: Target::Selector {
-            kind: KindRef { api_version: None, kind: "Pod".into() },
+            kind: KindRef {
+                api_version: None,
+                kind: "Pod".into(),
+            },
             selector: "app=web".into(),
             namespace: None,
         },

@@ -171,13 +171,19 @@ impl Observation {
 pub enum TimelineError {
     #[error("not a kspy timeline")]
     Json(#[from] serde_json::Error),
-    #[error("timeline version {found} is not supported (this kspy reads version {TIMELINE_VERSION})")]
+    #[error(
+        "timeline version {found} is not supported (this kspy reads version {TIMELINE_VERSION})"
+    )]
     UnsupportedVersion { found: u32 },
     #[error(
         "observation {index} ({type_name} at {at_ms}ms) is earlier than the one before it; \
          observations must be in the order they were received"
     )]
-    OutOfOrder { index: usize, type_name: &'static str, at_ms: u128 },
+    OutOfOrder {
+        index: usize,
+        type_name: &'static str,
+        at_ms: u128,
+    },
 }
 
 impl Timeline {
@@ -185,7 +191,9 @@ impl Timeline {
     pub fn from_json(text: &str) -> Result<Timeline, TimelineError> {
         let timeline: Timeline = serde_json::from_str(text)?;
         if timeline.version != TIMELINE_VERSION {
-            return Err(TimelineError::UnsupportedVersion { found: timeline.version });
+            return Err(TimelineError::UnsupportedVersion {
+                found: timeline.version,
+            });
         }
         let mut previous = Duration::ZERO;
         for (index, observation) in timeline.observations.iter().enumerate() {
@@ -209,13 +217,19 @@ impl Timeline {
 
     /// When the recording ends: `endMs`, or the last observation.
     pub fn end_time(&self) -> Duration {
-        let last = self.observations.last().map(Observation::at).unwrap_or_default();
+        let last = self
+            .observations
+            .last()
+            .map(Observation::at)
+            .unwrap_or_default();
         self.end.map_or(last, |end| end.max(last))
     }
 
     /// Whether the timeline says when the preceding action finished.
     pub fn has_action_marker(&self) -> bool {
-        self.observations.iter().any(|o| matches!(o, Observation::ActionFinished { .. }))
+        self.observations
+            .iter()
+            .any(|o| matches!(o, Observation::ActionFinished { .. }))
     }
 }
 
@@ -280,9 +294,15 @@ mod tests {
     #[test]
     fn rejects_other_versions_unknown_fields_and_disorder() {
         let v2 = r#"{"version": 2, "observations": []}"#;
-        assert!(matches!(Timeline::from_json(v2), Err(TimelineError::UnsupportedVersion { found: 2 })));
+        assert!(matches!(
+            Timeline::from_json(v2),
+            Err(TimelineError::UnsupportedVersion { found: 2 })
+        ));
         let typo = r#"{"version": 1, "observations": [{"type": "ADDED", "at": 1, "object": {}}]}"#;
-        assert!(matches!(Timeline::from_json(typo), Err(TimelineError::Json(_))));
+        assert!(matches!(
+            Timeline::from_json(typo),
+            Err(TimelineError::Json(_))
+        ));
         let disorder = r#"{"version": 1, "observations": [
             {"type": "ADDED", "atMs": 5, "object": {}}, {"type": "MODIFIED", "atMs": 4, "object": {}}]}"#;
         assert!(matches!(
