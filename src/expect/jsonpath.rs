@@ -18,14 +18,19 @@ use std::fmt;
 /// A path that cannot be translated or that jsonpath-rust refuses.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JsonPathError {
-    /// 0-based character offset in the input where the problem was found.
-    pub position: usize,
+    /// 0-based character offset in the input where the problem was found;
+    /// `None` when jsonpath-rust refused the translated query (the message
+    /// then points into that query).
+    pub position: Option<usize>,
     pub message: String,
 }
 
 impl fmt::Display for JsonPathError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} (at character {})", self.message, self.position + 1)
+        match self.position {
+            Some(p) => write!(f, "{} (at character {})", self.message, p + 1),
+            None => f.write_str(&self.message),
+        }
     }
 }
 
@@ -70,17 +75,32 @@ pub fn to_rfc9535(path: &str) -> Result<String, JsonPathError> {
         }
         t.out
     };
-    jsonpath_rust::parser::parse_json_path(&query)
-        .map_err(|e| err(0, format!("not a valid RFC 9535 query `{query}`: {}", first_line(&e.to_string()))))?;
+    if let Err(e) = jsonpath_rust::parser::parse_json_path(&query) {
+        let (column, reason) = pest_summary(&e.to_string());
+        let at = column.map(|c| format!(" at character {c} of `{query}`")).unwrap_or_else(|| format!(" in `{query}`"));
+        return Err(JsonPathError { position: None, message: format!("not a valid RFC 9535 query: {reason}{at}") });
+    }
     Ok(query)
 }
 
-fn first_line(s: &str) -> String {
-    s.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
+/// The column and the "expected ..." line of jsonpath-rust's (pest's)
+/// multi-line error text, for a one-line message.
+fn pest_summary(text: &str) -> (Option<usize>, String) {
+    let column = text
+        .split_once("--> ")
+        .and_then(|(_, rest)| rest.split_once(':'))
+        .and_then(|(_, rest)| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|digits| digits.parse().ok());
+    let reason = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("= "))
+        .map(str::to_string)
+        .unwrap_or_else(|| text.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" "));
+    (column, reason)
 }
 
 fn err(position: usize, message: impl Into<String>) -> JsonPathError {
-    JsonPathError { position, message: message.into() }
+    JsonPathError { position: Some(position), message: message.into() }
 }
 
 struct Translator<'a> {
@@ -293,7 +313,8 @@ impl Translator<'_> {
                 '@' | '$' => {
                     self.out.push(c);
                     let mut sub = Translator { chars: expr, pos: i + 1, end: expr.len(), out: String::new() };
-                    sub.segments(true).map_err(|e| err(offset + e.position, e.message))?;
+                    sub.segments(true)
+                        .map_err(|e| err(offset + e.position.unwrap_or(0), e.message))?;
                     self.out.push_str(&sub.out);
                     i = sub.pos;
                 }
@@ -531,7 +552,7 @@ mod tests {
         ];
         for (input, position) in cases {
             let e = to_rfc9535(input).expect_err(input);
-            assert_eq!(e.position, position, "{input}: {e}");
+            assert_eq!(e.position, Some(position), "{input}: {e}");
         }
     }
 
@@ -540,6 +561,7 @@ mod tests {
         assert!(to_rfc9535("$.a[?@.b=='c']").is_ok());
         let e = to_rfc9535("$.a[?@.b=]").expect_err("invalid filter");
         assert!(e.message.contains("not a valid RFC 9535 query"), "{e}");
+        assert_eq!(e.position, None);
         assert!(to_rfc9535("$..").is_err());
     }
 

@@ -39,7 +39,7 @@ pub enum LoadErrorKind {
     NotText { reason: String },
     #[error("invalid YAML: {message}")]
     Syntax { message: String },
-    #[error("YAML too large or too deeply nested: {message}")]
+    #[error("YAML over kspy's limits: {message}")]
     Limit { message: String },
     #[error("unknown key `{key}`")]
     UnknownKey { key: String, expected: Vec<String> },
@@ -152,12 +152,22 @@ impl IntoIterator for LoadErrors {
 /// likely typo (`withn` → `within`).
 pub(crate) fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let lower = word.to_ascii_lowercase();
-    candidates
-        .into_iter()
-        .map(|c| (levenshtein(&lower, &c.to_ascii_lowercase()), c))
+    let candidates: Vec<&str> = candidates.into_iter().collect();
+    let typo = candidates
+        .iter()
+        .map(|c| (levenshtein(&lower, &c.to_ascii_lowercase()), *c))
         .filter(|&(d, c)| d <= (c.len().max(word.len()) / 3).max(1))
         .min_by_key(|&(d, _)| d)
-        .map(|(_, c)| c)
+        .map(|(_, c)| c);
+    // `podPhase` for `phase`, `containerName` for `container`: a known word
+    // inside the unknown one.
+    typo.or_else(|| {
+        candidates
+            .iter()
+            .filter(|c| c.len() >= 4 && lower.contains(&c.to_ascii_lowercase()))
+            .max_by_key(|c| c.len())
+            .copied()
+    })
 }
 
 fn levenshtein(a: &str, b: &str) -> usize {
@@ -184,6 +194,7 @@ mod tests {
         assert_eq!(closest("withn", keys), Some("within"));
         assert_eq!(closest("holdfor", keys), Some("holdFor"));
         assert_eq!(closest("phse", keys), Some("phase"));
+        assert_eq!(closest("podPhase", keys), Some("phase"));
         assert_eq!(closest("banana", keys), None);
     }
 }

@@ -157,8 +157,21 @@ fn load_bytes(bytes: &[u8], file: &Path) -> Result<Vec<Scenario>, LoadErrors> {
     let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut loader = Loader { file, base, errors: Vec::new() };
     let mut scenarios = Vec::new();
+    // First only `apiVersion` and `kind`: a document that is not a scenario
+    // (a manifest in the wrong place) is better told so than told about its
+    // first unknown key.
     let mut cursor = Cursor::new(source.as_bytes());
-    for item in serde_saphyr::read_with_options::<_, Sp<RawScenario>>(&mut cursor, yaml::options()) {
+    let headers: Vec<Option<Header>> = serde_saphyr::read_with_options::<_, Header>(&mut cursor, yaml::options())
+        .map(Result::ok)
+        .collect();
+    let mut cursor = Cursor::new(source.as_bytes());
+    let items = serde_saphyr::read_with_options::<_, Sp<RawScenario>>(&mut cursor, yaml::options());
+    for (index, item) in items.enumerate() {
+        if let Some(Some(header)) = headers.get(index)
+            && !loader.header(header)
+        {
+            continue;
+        }
         match item {
             Ok(raw) => {
                 if let Some(s) = loader.scenario(&raw) {
@@ -184,6 +197,16 @@ fn load_bytes(bytes: &[u8], file: &Path) -> Result<Vec<Scenario>, LoadErrors> {
         loader.errors.sort_by_key(|e| (e.location.line, e.location.column));
         Err(LoadErrors(loader.errors))
     }
+}
+
+/// The two keys that say what a document is; everything else is ignored.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Header {
+    #[serde(default)]
+    api_version: Option<Sp<String>>,
+    #[serde(default)]
+    kind: Option<Sp<String>>,
 }
 
 /// What the previous `apply` step created, for `expect`s without a target.
@@ -217,16 +240,6 @@ impl Loader<'_> {
     fn scenario(&mut self, raw: &Sp<RawScenario>) -> Option<Scenario> {
         let before = self.errors.len();
         let doc = &raw.value;
-        if doc.api_version.value != API_VERSION {
-            let found = doc.api_version.value.clone();
-            self.error(&doc.api_version, "apiVersion", LoadErrorKind::ApiVersion { found }).hint =
-                Some(format!("this kspy reads `apiVersion: {API_VERSION}`"));
-        }
-        if doc.kind.value != "Scenario" {
-            let found = doc.kind.value.clone();
-            let e = self.error(&doc.kind, "kind", LoadErrorKind::Kind { found });
-            e.hint = Some("manifests belong in `apply` steps or under a `manifests/` directory".to_string());
-        }
         let meta = &doc.metadata.value;
         self.name(&meta.name);
         let spec = &doc.spec.value;
@@ -272,6 +285,27 @@ impl Loader<'_> {
             steps,
             expect_failure,
         })
+    }
+
+    /// Check `apiVersion` and `kind`; false when the document is not a
+    /// scenario this loader reads.
+    fn header(&mut self, header: &Header) -> bool {
+        let before = self.errors.len();
+        if let Some(v) = &header.api_version
+            && v.value != API_VERSION
+        {
+            let found = v.value.clone();
+            self.error(v, "apiVersion", LoadErrorKind::ApiVersion { found }).hint =
+                Some(format!("this kspy reads `apiVersion: {API_VERSION}`"));
+        }
+        if let Some(k) = &header.kind
+            && k.value != "Scenario"
+        {
+            let found = k.value.clone();
+            let e = self.error(k, "kind", LoadErrorKind::Kind { found });
+            e.hint = Some("manifests belong in `apply` steps or under a `manifests/` directory".to_string());
+        }
+        self.errors.len() == before
     }
 
     fn name(&mut self, name: &Sp<String>) {
@@ -443,8 +477,11 @@ impl Loader<'_> {
             Ok(docs) => docs,
             Err(e) => {
                 let inner = yaml::convert_error(&e, &resolved, &text, None);
-                let reason = inner.headline();
-                let kind = LoadErrorKind::Manifest { what, reason };
+                let what = match inner.location.line {
+                    0 => what,
+                    line => format!("{what}:{line}:{}", inner.location.column),
+                };
+                let kind = LoadErrorKind::Manifest { what, reason: inner.kind.to_string() };
                 self.error(path, field, kind).hint = inner.hint;
                 return None;
             }
@@ -547,13 +584,15 @@ impl Loader<'_> {
         if let Some(list) = &raw.never {
             for (k, state) in list.value.iter().enumerate() {
                 let f = format!("{field}.never[{k}]");
-                for (key, present) in [
-                    ("within", state.value.within.is_some()),
-                    ("holdFor", state.value.hold_for.is_some()),
-                    ("count", state.value.count.is_some()),
+                let v = &state.value;
+                for (key, at) in [
+                    ("within", v.within.as_ref().map(Sp::pos)),
+                    ("holdFor", v.hold_for.as_ref().map(Sp::pos)),
+                    ("count", v.count.as_ref().map(Sp::pos)),
                 ] {
-                    if present {
-                        self.invalid(state, format!("{f}.{key}"), format!("`{key}` has no meaning in `never`"))
+                    if let Some((line, column)) = at {
+                        let at = Sp { value: (), line, column };
+                        self.invalid(&at, format!("{f}.{key}"), format!("`{key}` has no meaning in `never`"))
                             .hint = Some("a `never` state forbids a state for the whole expect".to_string());
                     }
                 }
@@ -1015,5 +1054,64 @@ mod tests {
         assert!(parse_short_target("Pod/").is_err());
         assert!(parse_short_target("/x").is_err());
         assert!(parse_short_target("Pod/Nginx").is_err());
+    }
+
+    fn scenario(steps: &str) -> String {
+        format!("apiVersion: kspy.dev/v1alpha1\nkind: Scenario\nmetadata: {{name: t}}\nspec:\n  steps:\n{steps}")
+    }
+
+    fn errors(source: &str) -> String {
+        load_str(source, Path::new("t.yaml")).expect_err("must fail").to_string()
+    }
+
+    #[test]
+    fn nesting_just_under_the_limit_loads_on_a_small_stack() {
+        // Test threads have 2 MiB stacks, like many async runtimes' workers:
+        // the deepest accepted document must not overflow them.
+        let depth = yaml::MAX_DEPTH - 8;
+        let deep = format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
+        let src = scenario(&format!("  - expect:\n      target: Pod/x\n      sequence:\n      - subset: {{a: {deep}}}\n"));
+        let s = load_str(&src, Path::new("t.yaml")).expect("loads");
+        assert_eq!(s.len(), 1);
+    }
+
+    #[test]
+    fn aliases_are_fine_in_moderation() {
+        let src = scenario(
+            "  - expect:\n      target: Pod/x\n      sequence:\n      - &running {phase: Running}\n      - *running\n",
+        );
+        let s = load_str(&src, Path::new("t.yaml")).expect("loads");
+        let StepAction::Expect(e) = &s[0].steps[0].action else { panic!("expect") };
+        assert_eq!(e[0].sequence.len(), 2);
+    }
+
+    #[test]
+    fn structural_errors_name_the_field() {
+        let src = scenario("  - sleep: 1s\n  - expect:\n      target: Pod/x\n      sequence:\n      - phase: Running\n        holdfor: 1s\n");
+        let e = errors(&src);
+        assert!(e.starts_with("t.yaml:11:9: spec.steps[1].expect.sequence[0].holdfor: unknown key `holdfor`"), "{e}");
+        assert!(e.contains("hint: did you mean `holdFor`?"), "{e}");
+
+        let e = errors(&scenario("  - sleep: [1s]\n"));
+        assert!(e.starts_with("t.yaml:6:12: spec.steps[0].sleep: expected a string"), "{e}");
+    }
+
+    #[test]
+    fn a_manifest_is_not_a_scenario() {
+        let e = errors("apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec: {containers: []}\n");
+        assert!(e.contains("t.yaml:1:13: apiVersion: apiVersion must be `kspy.dev/v1alpha1`, found `v1`"), "{e}");
+        assert!(e.contains("t.yaml:2:7: kind: kind must be `Scenario`, found `Pod`"), "{e}");
+        assert!(!e.contains("containers"), "{e}");
+    }
+
+    #[test]
+    fn one_bad_document_does_not_hide_the_next() {
+        let good = scenario("  - sleep: 1s\n");
+        let src = format!("{}---\n{}---\n{}", good.replace("name: t", "name: a").replace("sleep: 1s", "sleep: 1 s x"),
+            good.replace("name: t", "name: b").replace("steps:", "stepz:"), good.replace("name: t", "name: c"));
+        let e = errors(&src);
+        assert!(e.contains("t.yaml:6:12: spec.steps[0].sleep: invalid duration"), "{e}");
+        assert!(e.contains("t.yaml:11:3: spec.stepz: unknown key `stepz`"), "{e}");
+        assert_eq!(e.lines().filter(|l| !l.starts_with("  ")).count(), 2, "{e}");
     }
 }

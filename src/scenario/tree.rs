@@ -198,17 +198,15 @@ impl Outline {
         }
     }
 
-    /// The path of the innermost node written at or just before a position.
-    pub fn path_at(&self, line: usize, column: usize) -> Option<&Entry> {
+    /// The path of the node written at or just before a position. Several
+    /// nodes can start at one position (a mapping and its first key): an
+    /// unknown key is about the innermost (`innermost: true`), a value of the
+    /// wrong type about the outermost.
+    pub fn path_at(&self, line: usize, column: usize, innermost: bool) -> Option<&Entry> {
         let end = self.entries.partition_point(|e| (e.line, e.column) <= (line, column));
         let last = self.entries[..end].last()?;
-        // Several nodes can start at one position (a mapping and its first
-        // key): the deepest is the one the error is about.
-        self.entries[..end]
-            .iter()
-            .rev()
-            .take_while(|e| (e.line, e.column) == (last.line, last.column))
-            .max_by_key(|e| e.depth)
+        let same = self.entries[..end].iter().rev().take_while(|e| (e.line, e.column) == (last.line, last.column));
+        if innermost { same.max_by_key(|e| e.depth) } else { same.min_by_key(|e| e.depth) }
     }
 
     /// The innermost mapping that encloses a position: where a missing key

@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use serde_saphyr::budget::BudgetBreach;
 use serde_saphyr::{Budget, Error as YamlError, MessageFormatter, Options, UserMessageFormatter};
 
 use super::error::{LoadError, LoadErrorKind, closest};
@@ -15,7 +16,7 @@ pub const MAX_FILE_BYTES: u64 = 4 * 1024 * 1024;
 
 /// Deepest nesting accepted: far more than any scenario or manifest needs,
 /// far less than would threaten the stack.
-pub const MAX_DEPTH: usize = 64;
+pub const MAX_DEPTH: usize = 32;
 
 /// Parser options: strict booleans (`yes` is a string, not `true`), no
 /// snippets (the loader prints its own one-line errors), and budgets that
@@ -81,12 +82,13 @@ pub(crate) fn convert_error(
         .location()
         .map(|l| (usize::try_from(l.line()).unwrap_or(0), usize::try_from(l.column()).unwrap_or(0)))
         .unwrap_or((0, 0));
-    let path_at = || {
+    let path_in = |innermost| {
         outline
-            .and_then(|o| o.path_at(line, column))
+            .and_then(|o| o.path_at(line, column, innermost))
             .map(|e| e.path.clone())
             .unwrap_or_default()
     };
+    let path_at = || path_in(true);
     let mut hint = None;
     let (field, kind) = match error {
         YamlError::SerdeUnknownField { field, expected, .. } => {
@@ -119,9 +121,17 @@ pub(crate) fn convert_error(
             )
         }
         YamlError::SerdeInvalidType { unexpected, expected, .. } => (
-            path_at(),
+            path_in(false),
             LoadErrorKind::Structure { message: format!("expected {expected}, found {unexpected}") },
         ),
+        YamlError::Unexpected { expected, .. } if outline.is_some() => {
+            let expected = match *expected {
+                "mapping start" => "a mapping",
+                "sequence start" => "a list",
+                other => other,
+            };
+            (path_in(false), LoadErrorKind::Structure { message: format!("expected {expected}") })
+        }
         YamlError::DuplicateMappingKey { key, .. } => (
             path_at(),
             LoadErrorKind::Structure {
@@ -139,13 +149,20 @@ pub(crate) fn convert_error(
             hint = Some("give it a value, or quote an empty string: \"\"".to_string());
             (path_at(), LoadErrorKind::Structure { message: "expected a string, found nothing".to_string() })
         }
-        YamlError::Budget { .. }
-        | YamlError::AliasReplayLimitExceeded { .. }
+        YamlError::Budget { breach: BudgetBreach::Depth { .. }, .. } => {
+            hint = Some("kspy reads scenarios and manifests, which never need that much nesting".to_string());
+            (String::new(), LoadErrorKind::Limit { message: format!("nested deeper than {MAX_DEPTH} levels") })
+        }
+        YamlError::AliasReplayLimitExceeded { .. }
         | YamlError::AliasExpansionLimitExceeded { .. }
         | YamlError::AliasReplayStackDepthExceeded { .. }
         | YamlError::AliasReplayCounterOverflow { .. } => {
+            hint = Some("an alias bomb (\"billion laughs\")? use fewer aliases, or write the values out".to_string());
+            (String::new(), LoadErrorKind::Limit { message: "aliases expand to too many nodes".to_string() })
+        }
+        YamlError::Budget { .. } => {
             hint = Some(format!(
-                "kspy refuses alias bombs, nesting deeper than {MAX_DEPTH} levels and files over {} MiB",
+                "kspy refuses YAML that expands past its budgets (alias bombs, files over {} MiB)",
                 MAX_FILE_BYTES / (1024 * 1024)
             ));
             (String::new(), LoadErrorKind::Limit { message: message(error) })
