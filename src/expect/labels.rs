@@ -6,9 +6,60 @@
 //! more steps of the post's lifecycle (scheduled, not ready); Jobs and
 //! Deployments by their conditions; anything else by its phase if it has one.
 
+use std::time::Duration;
+
 use serde_json::Value;
 
+use super::fail_fast::object_ref;
 use super::matchers::{condition, conditions, container_statuses};
+use super::timeline::Observation;
+
+/// One line of a report's timeline: an object entered a new observed state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObservedState {
+    /// Receive time, relative to the start of the recording.
+    pub at: Duration,
+    /// Index of the observation in the timeline.
+    pub observation: usize,
+    /// `Kind/name`.
+    pub object: String,
+    /// [`label_for`] of the snapshot.
+    pub label: String,
+}
+
+/// The observed states of every object in a timeline, one entry each time
+/// an object's label changes (repeated snapshots in the same state, such as
+/// a resourceVersion bump, are left out). Relisted objects count as snapshots.
+pub fn observed_states(observations: &[Observation]) -> Vec<ObservedState> {
+    let mut out: Vec<ObservedState> = Vec::new();
+    let mut last_label: Vec<(String, String)> = Vec::new();
+    for (index, observation) in observations.iter().enumerate() {
+        let snapshots: Vec<(&Value, bool)> = match observation {
+            Observation::Added { object, .. } | Observation::Modified { object, .. } => {
+                vec![(object, false)]
+            }
+            Observation::Deleted { object, .. } => vec![(object, true)],
+            Observation::Relisted { objects, .. } => objects.iter().map(|o| (o, false)).collect(),
+            _ => Vec::new(),
+        };
+        for (object, deleted) in snapshots {
+            let name = object_ref(object);
+            let label = label_for(if deleted { None } else { Some(object) });
+            match last_label.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, previous)) if *previous == label => continue,
+                Some((_, previous)) => *previous = label.clone(),
+                None => last_label.push((name.clone(), label.clone())),
+            }
+            out.push(ObservedState {
+                at: observation.at(),
+                observation: index,
+                object: name,
+                label,
+            });
+        }
+    }
+    out
+}
 
 fn str_at<'a>(value: &'a Value, pointer: &str) -> Option<&'a str> {
     value.pointer(pointer).and_then(Value::as_str)
@@ -218,6 +269,43 @@ mod tests {
             json!({"kind": "Pod", "metadata": {"deletionTimestamp": "2026-01-01T00:00:00Z"}});
         assert_eq!(label_for(Some(&terminating)), "Terminating");
         assert_eq!(label_for(None), "Deleted");
+    }
+
+    #[test]
+    fn observed_states_of_the_fixtures() {
+        let labels = |fixture: &str| -> Vec<String> {
+            let timeline = crate::expect::test_support::load(fixture);
+            observed_states(&timeline.observations)
+                .iter()
+                .map(|s| format!("{} {}", s.at.as_millis(), s.label))
+                .collect()
+        };
+        assert_eq!(
+            labels("pod-nginx-four-states"),
+            [
+                "30 Pending",
+                "62 Pending/scheduled",
+                "1180 ContainerCreating",
+                "4080 Running/Ready"
+            ]
+        );
+        assert_eq!(
+            labels("pod-bad-image")[3..],
+            [
+                "2320 ErrImagePull",
+                "3420 ImagePullBackOff",
+                "14500 ErrImagePull",
+                "15600 ImagePullBackOff"
+            ]
+        );
+        assert_eq!(
+            labels("pod-deletion"),
+            ["10 Running/Ready", "10030 Terminating", "10950 Deleted"]
+        );
+        assert_eq!(
+            labels("pod-watch-410-relist"),
+            ["30 Pending", "6000 Running/Ready"]
+        );
     }
 
     #[test]

@@ -48,6 +48,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::fail_fast::{self, Diagnosis};
+use super::labels::label_for;
 use super::matchers::{Condition, Explanation, diff_against, why_not};
 use super::state::{Expectation, Matcher, State, Target};
 use super::timeline::{Observation, Timeline};
@@ -261,8 +262,19 @@ impl fmt::Display for Failure {
                 selection(f, s)?;
                 gap_note(f, gap)
             }
-            Failure::NeverViolated { state, at, .. } => {
-                write!(f, "never-state \"{state}\" was observed at {}", ms(*at))
+            Failure::NeverViolated {
+                state, at, object, ..
+            } => {
+                write!(f, "never-state \"{state}\" was observed at {}", ms(*at))?;
+                match object {
+                    Some(object) => write!(
+                        f,
+                        " on {} ({})",
+                        fail_fast::object_ref(object),
+                        label_for(Some(object))
+                    ),
+                    None => write!(f, " (the object was gone)"),
+                }
             }
             Failure::FailFast {
                 step,

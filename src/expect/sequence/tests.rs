@@ -832,6 +832,9 @@ fn every_fixture_is_a_valid_honest_timeline() {
     let mut seen = 0;
     for entry in std::fs::read_dir(dir).expect("fixtures directory") {
         let path = entry.expect("entry").path();
+        if path.extension().and_then(|e| e.to_str()) != Some("json") {
+            continue;
+        }
         let name = path
             .file_stem()
             .and_then(|s| s.to_str())
@@ -854,4 +857,101 @@ fn every_fixture_is_a_valid_honest_timeline() {
         seen += 1;
     }
     assert!(seen >= 13, "{seen} fixtures");
+}
+
+/// The format's own example, through the scenario loader, judged on the
+/// fixtures: the contract end to end, without a cluster.
+#[test]
+fn the_format_example_judged_on_fixtures() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/scenarios/valid/pod-lifecycle.yaml");
+    let scenarios = crate::scenario::load::load_file(&path).expect("the example loads");
+    let expectation = scenarios[0]
+        .steps
+        .iter()
+        .find_map(|s| match &s.action {
+            crate::scenario::model::StepAction::Expect(e) => e.first().cloned(),
+            _ => None,
+        })
+        .expect("an expect step");
+    let good = run(&expectation, "pod-nginx-four-states");
+    assert!(good.passed(), "{good:?}");
+    assert_eq!(good.at, ms(7080), "running at 4.08s, held 3s");
+    let bad = run(&expectation, "pod-bad-image");
+    assert!(
+        matches!(failure(&bad), Failure::NeverViolated { .. }),
+        "{bad:?}"
+    );
+}
+
+/// The human text of each kind of failure, as reports will show it.
+#[test]
+fn failure_texts() {
+    let mut texts = Vec::new();
+    let mut deadline = four_states();
+    deadline[3].within = Some(Duration::from_secs(2));
+    let missed = run(&named(deadline.clone()), "pod-nginx-four-states");
+    if let Failure::DeadlineMissed { diff, .. } = failure(&missed) {
+        texts.push(format!("## diff of a missed deadline\n{diff}"));
+    }
+    let mut record = |title: &str, verdict: Verdict| {
+        texts.push(format!("## {title}\n{}\n", failure(&verdict)));
+    };
+    record("deadline missed", missed);
+    deadline[3].within = Some(Duration::from_secs(5));
+    record(
+        "deadline missed during a gap",
+        run(&named(deadline), "pod-watch-reconnect"),
+    );
+    record("fail fast", run(&named(four_states()), "pod-bad-image"));
+    record(
+        "fail fast, unschedulable",
+        run(&named(four_states()), "pod-unschedulable"),
+    );
+    let mut never = named(four_states());
+    never.never = vec![labelled("pull error", vec![waiting("ErrImagePull")])];
+    record("never", run(&never, "pod-bad-image"));
+    let running = container(ContainerMatcher {
+        name: Some("main".into()),
+        running: Some(true),
+        ..Default::default()
+    });
+    record(
+        "hold broken",
+        run(
+            &named(vec![hold(step(labelled("up", vec![running]), None), 10.0)]),
+            "pod-crash-loop",
+        ),
+    );
+    record(
+        "ended",
+        run(
+            &named(vec![step(state(vec![phase("Succeeded")]), None)]),
+            "pod-nginx-four-states",
+        ),
+    );
+    record(
+        "ended after a relist",
+        run(&named(four_states()), "pod-watch-410-relist"),
+    );
+    record(
+        "selector",
+        run(
+            &selected(vec![step(state(vec![phase("Running")]), Some(4.0))]),
+            "selector-three-pods",
+        ),
+    );
+    let target_deleted = named(vec![
+        step(state(vec![phase("Failed")]), None),
+        step(
+            labelled(
+                "labelled",
+                vec![field("$.metadata.labels.done", FieldTest::Exists(true))],
+            ),
+            None,
+        ),
+    ]);
+    record("target deleted", run(&target_deleted, "pod-deletion"));
+    drop(record);
+    insta::assert_snapshot!(texts.join("\n"));
 }
