@@ -952,6 +952,5 @@ fn failure_texts() {
         ),
     ]);
     record("target deleted", run(&target_deleted, "pod-deletion"));
-    drop(record);
     insta::assert_snapshot!(texts.join("\n"));
 }
