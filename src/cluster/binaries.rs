@@ -34,8 +34,8 @@ impl Binaries {
     /// Returns the cached binaries, building them first if any is missing.
     /// `progress` is told before a build starts, because a cold build takes
     /// many minutes and silence would look like a hang.
-    pub fn ensure(progress: impl Fn(&str)) -> Result<Binaries, ClusterError> {
-        let script = controlplane_dir().join("build.sh");
+    pub fn ensure(controlplane_dir: &Path, progress: impl Fn(&str)) -> Result<Binaries, ClusterError> {
+        let script = controlplane_dir.join("build.sh");
         if !script.is_file() {
             return Err(ClusterError::NoBuildScript(script));
         }

@@ -28,7 +28,8 @@ pub fn render(stages_dir: &Path, images: &[String], creating_delay: Duration) ->
         images.iter().map(|i| serde_json::Value::String(i.clone()).to_string()).collect::<Vec<_>>().join(", ")
     );
     let mut out = String::from(
-        "apiVersion: config.kwok.x-k8s.io/v1alpha1\nkind: KwokConfiguration\noptions:\n  enableCNI: false\n",
+        "apiVersion: config.kwok.x-k8s.io/v1alpha1\nkind: KwokConfiguration\noptions:\n  enableCNI: false\n  \
+         podPlayStageParallelism: 16\n  nodePlayStageParallelism: 4\n",
     );
     for file in files {
         let text = std::fs::read_to_string(&file).map_err(|e| ClusterError::io(&file, e))?;

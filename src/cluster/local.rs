@@ -34,11 +34,19 @@ pub struct UpOptions {
     pub creating_delay: Duration,
     /// Extra images the node can pull, beyond `ci/controlplane/images.txt`.
     pub extra_images: Option<PathBuf>,
+    /// Where the build script, stages and image catalogue are read from.
+    pub controlplane_dir: PathBuf,
 }
 
 impl UpOptions {
     pub fn new(dir: PathBuf) -> Self {
-        UpOptions { dir, nodes: 1, creating_delay: Duration::from_secs(1), extra_images: None }
+        UpOptions {
+            dir,
+            nodes: 1,
+            creating_delay: Duration::from_secs(1),
+            extra_images: None,
+            controlplane_dir: controlplane_dir(),
+        }
     }
 }
 
@@ -72,7 +80,7 @@ pub async fn up(options: &UpOptions, progress: impl Fn(&str)) -> Result<RunningC
         // A crashed or killed cluster left its files; start afresh.
         remove_dir(dir)?;
     }
-    let binaries = Binaries::ensure(&progress)?;
+    let binaries = Binaries::ensure(&options.controlplane_dir, &progress)?;
     std::fs::create_dir_all(dir).map_err(|e| ClusterError::io(dir, e))?;
     let dir = std::fs::canonicalize(dir).map_err(|e| ClusterError::io(dir, e))?;
 
@@ -222,7 +230,7 @@ impl Starter {
             "--leader-elect=false".into(),
         ])?;
 
-        let controlplane = controlplane_dir();
+        let controlplane = &options.controlplane_dir;
         let mut images = kwok_config::read_images(&controlplane.join("images.txt"))?;
         if let Some(extra) = &options.extra_images {
             images.extend(kwok_config::read_images(extra)?);

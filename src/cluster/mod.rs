@@ -8,6 +8,7 @@ mod kubeconfig;
 mod kwok_config;
 mod local;
 mod pki;
+pub mod providers;
 mod ports;
 mod process;
 mod state;

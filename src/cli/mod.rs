@@ -1,0 +1,4 @@
+//! Subcommands of the `kspy` binary that need more than a few lines of
+//! glue. Each turns library results into messages and an exit code.
+
+pub mod cluster;
