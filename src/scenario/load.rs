@@ -140,7 +140,9 @@ fn load_bytes(bytes: &[u8], file: &Path) -> Result<Vec<Scenario>, LoadErrors> {
             limit: MAX_FILE_BYTES,
         })]));
     }
-    yaml::check_text(bytes, file).map_err(|e| LoadErrors(vec![e]))?;
+    if let Some(e) = yaml::text_problem(bytes, file) {
+        return Err(LoadErrors(vec![e]));
+    }
     let source = String::from_utf8_lossy(bytes);
 
     // Pass 1: syntax and limits, and the outline for field paths.
@@ -468,7 +470,7 @@ impl Loader<'_> {
             }
         };
         let what = resolved.display().to_string();
-        if let Err(e) = yaml::check_text(&bytes, &resolved) {
+        if let Some(e) = yaml::text_problem(&bytes, &resolved) {
             self.error(path, field, LoadErrorKind::Manifest { what, reason: e.kind.to_string() });
             return None;
         }
@@ -663,7 +665,7 @@ impl Loader<'_> {
                     st.value.clone()
                 }
             };
-            let message = c.message.as_ref().map(|m| self.regex(m, &format!("{f}.message"))).flatten();
+            let message = c.message.as_ref().and_then(|m| self.regex(m, &format!("{f}.message")));
             matchers.push(Matcher::Condition(ConditionMatcher {
                 type_: c.type_.value.clone(),
                 status,
@@ -704,7 +706,7 @@ impl Loader<'_> {
             {
                 self.invalid(t, format!("{f}.type"), format!("event type must be `Normal` or `Warning`, found {:?}", t.value));
             }
-            let message = ev.message.as_ref().map(|m| self.regex(m, &format!("{f}.message"))).flatten();
+            let message = ev.message.as_ref().and_then(|m| self.regex(m, &format!("{f}.message")));
             matchers.push(Matcher::Event(EventMatcher {
                 reason: ev.reason.as_ref().map(|r| r.value.clone()),
                 type_: ev.type_.as_ref().map(|t| t.value.clone()),
@@ -1111,7 +1113,7 @@ mod tests {
             good.replace("name: t", "name: b").replace("steps:", "stepz:"), good.replace("name: t", "name: c"));
         let e = errors(&src);
         assert!(e.contains("t.yaml:6:12: spec.steps[0].sleep: invalid duration"), "{e}");
-        assert!(e.contains("t.yaml:11:3: spec.stepz: unknown key `stepz`"), "{e}");
+        assert!(e.contains("t.yaml:12:3: spec.stepz: unknown key `stepz`"), "{e}");
         assert_eq!(e.lines().filter(|l| !l.starts_with("  ")).count(), 2, "{e}");
     }
 }

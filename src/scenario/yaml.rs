@@ -39,25 +39,23 @@ pub(crate) fn options() -> Options {
     options
 }
 
-/// Refuse inputs that are not text before the parser sees them, so binary
-/// garbage gets a clear message rather than a confusing syntax error.
-pub(crate) fn check_text(bytes: &[u8], file: &Path) -> Result<(), LoadError> {
-    let at = |offset: usize, reason: String| {
+/// Why the input is not text, if it is not: checked before the parser sees
+/// it, so binary garbage gets a clear message rather than a confusing
+/// syntax error.
+pub(crate) fn text_problem(bytes: &[u8], file: &Path) -> Option<LoadError> {
+    let at = |offset: usize, reason: &str| {
         let (line, column) = line_col(bytes, offset);
         LoadError {
             location: Location { file: file.to_path_buf(), line, column },
             field: String::new(),
-            kind: LoadErrorKind::NotText { reason },
+            kind: LoadErrorKind::NotText { reason: reason.to_string() },
             hint: Some("scenario files are UTF-8 YAML text".to_string()),
         }
     };
     if let Err(e) = std::str::from_utf8(bytes) {
-        return Err(at(e.valid_up_to(), "invalid UTF-8".to_string()));
+        return Some(at(e.valid_up_to(), "invalid UTF-8"));
     }
-    if let Some(offset) = bytes.iter().position(|&b| b == 0) {
-        return Err(at(offset, "contains NUL bytes".to_string()));
-    }
-    Ok(())
+    bytes.iter().position(|&b| b == 0).map(|offset| at(offset, "contains NUL bytes"))
 }
 
 fn line_col(bytes: &[u8], offset: usize) -> (usize, usize) {
@@ -128,6 +126,7 @@ pub(crate) fn convert_error(
             let expected = match *expected {
                 "mapping start" => "a mapping",
                 "sequence start" => "a list",
+                "string scalar" => "a string",
                 other => other,
             };
             (path_in(false), LoadErrorKind::Structure { message: format!("expected {expected}") })
