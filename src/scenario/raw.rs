@@ -82,9 +82,9 @@ pub struct RawExpectFailure {
     pub within: Option<Sp<String>>,
 }
 
-/// One step: exactly one of its keys. Modelled as a struct of options (not an
-/// enum) so that "two keys in one step" and "no key" get the loader's own,
-/// precise errors.
+// A struct of options rather than an enum, so that "two keys in one step"
+// and "no key" get the loader's own, precise errors.
+/// One step, with exactly one of `apply`, `expect`, `delete`, `patch`, `sleep`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 #[schemars(extend("minProperties" = 1, "maxProperties" = 1))]
@@ -143,7 +143,8 @@ pub struct RawApplyObject {
     pub manifest: Option<Sp<Value>>,
 }
 
-/// Schema-only: an inline Kubernetes object or a list of them.
+// Exists only for the schema.
+/// An inline Kubernetes object, or a list of them.
 #[derive(JsonSchema)]
 #[allow(dead_code)] // exists for its schema
 #[schemars(untagged)]
