@@ -65,8 +65,7 @@ fn validate(args: &ValidateArgs) -> ExitCode {
         match load.result {
             Ok(s) => {
                 scenarios += s.len();
-                let noun = if s.len() == 1 { "scenario" } else { "scenarios" };
-                if writeln!(out, "ok  {}: {} {noun}", load.file.display(), s.len()).is_err() {
+                if writeln!(out, "ok  {}: {}", load.file.display(), plural(s.len(), "scenario")).is_err() {
                     // Broken pipe (`kspy validate | head`): stop quietly.
                     return exit_code(failed);
                 }
@@ -82,11 +81,16 @@ fn validate(args: &ValidateArgs) -> ExitCode {
     }
     let _ = writeln!(
         out,
-        "{} {} files, {scenarios} scenarios",
+        "{} {}, {}",
         if failed { "invalid:" } else { "valid:" },
-        files.len()
+        plural(files.len(), "file"),
+        plural(scenarios, "scenario")
     );
     exit_code(failed)
+}
+
+fn plural(n: usize, noun: &str) -> String {
+    if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
 }
 
 fn exit_code(failed: bool) -> ExitCode {

@@ -360,7 +360,11 @@ impl Loader<'_> {
         match Regex::new(&pattern.value) {
             Ok(r) => Some(r),
             Err(e) => {
-                let reason = e.to_string().lines().last().unwrap_or_default().trim().to_string();
+                // The regex crate draws the pattern over several lines; its last line
+                // says what is wrong.
+                let text = e.to_string();
+                let last = text.lines().last().unwrap_or_default().trim();
+                let reason = last.strip_prefix("error: ").unwrap_or(last).to_string();
                 let kind = LoadErrorKind::Regex { pattern: pattern.value.clone(), reason };
                 self.error(pattern, field, kind).hint =
                     Some("the syntax is Rust's `regex` crate; escape `(`, `[`, `.` with `\\` to match them literally".to_string());
