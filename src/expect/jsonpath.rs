@@ -40,8 +40,14 @@ impl std::error::Error for JsonPathError {}
 /// RFC 9535 query for jsonpath-rust.
 pub fn to_rfc9535(path: &str) -> Result<String, JsonPathError> {
     let chars: Vec<char> = path.chars().collect();
-    let start = chars.iter().position(|c| !c.is_whitespace()).unwrap_or(chars.len());
-    let end = chars.iter().rposition(|c| !c.is_whitespace()).map_or(start, |e| e + 1);
+    let start = chars
+        .iter()
+        .position(|c| !c.is_whitespace())
+        .unwrap_or(chars.len());
+    let end = chars
+        .iter()
+        .rposition(|c| !c.is_whitespace())
+        .map_or(start, |e| e + 1);
     if start >= end {
         return Err(err(0, "empty path"));
     }
@@ -59,7 +65,12 @@ pub fn to_rfc9535(path: &str) -> Result<String, JsonPathError> {
         } else {
             (start, end)
         };
-        let mut t = Translator { chars: &chars, pos: from, end: to, out: String::from("$") };
+        let mut t = Translator {
+            chars: &chars,
+            pos: from,
+            end: to,
+            out: String::from("$"),
+        };
         t.skip_ws();
         if t.peek() == Some('$') {
             t.pos += 1;
@@ -71,14 +82,22 @@ pub fn to_rfc9535(path: &str) -> Result<String, JsonPathError> {
             return Err(err(t.pos, format!("unexpected `{}`", chars[t.pos])));
         }
         if t.out == "$" {
-            return Err(err(from, "the path selects no field; write e.g. `{.status.phase}`"));
+            return Err(err(
+                from,
+                "the path selects no field; write e.g. `{.status.phase}`",
+            ));
         }
         t.out
     };
     if let Err(e) = jsonpath_rust::parser::parse_json_path(&query) {
         let (column, reason) = pest_summary(&e.to_string());
-        let at = column.map(|c| format!(" at character {c} of `{query}`")).unwrap_or_else(|| format!(" in `{query}`"));
-        return Err(JsonPathError { position: None, message: format!("not a valid RFC 9535 query: {reason}{at}") });
+        let at = column
+            .map(|c| format!(" at character {c} of `{query}`"))
+            .unwrap_or_else(|| format!(" in `{query}`"));
+        return Err(JsonPathError {
+            position: None,
+            message: format!("not a valid RFC 9535 query: {reason}{at}"),
+        });
     }
     Ok(query)
 }
@@ -95,12 +114,21 @@ fn pest_summary(text: &str) -> (Option<usize>, String) {
         .lines()
         .find_map(|l| l.trim().strip_prefix("= "))
         .map(str::to_string)
-        .unwrap_or_else(|| text.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" "));
+        .unwrap_or_else(|| {
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ")
+        });
     (column, reason)
 }
 
 fn err(position: usize, message: impl Into<String>) -> JsonPathError {
-    JsonPathError { position: Some(position), message: message.into() }
+    JsonPathError {
+        position: Some(position),
+        message: message.into(),
+    }
 }
 
 struct Translator<'a> {
@@ -134,10 +162,16 @@ impl Translator<'_> {
         let rest: String = self.chars[self.pos..self.end].iter().collect();
         for word in ["range ", "end"] {
             if rest.trim_start().starts_with(word) {
-                return Err(err(self.pos, "`range`/`end` templates are not supported; write one path"));
+                return Err(err(
+                    self.pos,
+                    "`range`/`end` templates are not supported; write one path",
+                ));
             }
         }
-        if let Some(i) = self.chars[self.pos..self.end].iter().position(|&c| c == '{' || c == '}') {
+        if let Some(i) = self.chars[self.pos..self.end]
+            .iter()
+            .position(|&c| c == '{' || c == '}')
+        {
             return Err(err(
                 self.pos + i,
                 "only one `{...}` expression is supported, with no text around it",
@@ -239,14 +273,19 @@ impl Translator<'_> {
             self.out.push('[');
             self.out.push_str(&quoted.join(","));
             self.out.push(']');
-        } else if trimmed.chars().all(|c| c.is_ascii_digit() || matches!(c, '-' | ':' | ',' | ' ')) {
+        } else if trimmed
+            .chars()
+            .all(|c| c.is_ascii_digit() || matches!(c, '-' | ':' | ',' | ' '))
+        {
             self.out.push('[');
             self.out.extend(trimmed.chars().filter(|c| *c != ' '));
             self.out.push(']');
         } else {
             return Err(err(
                 inner_start,
-                format!("unsupported `[{trimmed}]`; use an index, a slice, `*`, a quoted name or a filter `?(...)`"),
+                format!(
+                    "unsupported `[{trimmed}]`; use an index, a slice, `*`, a quoted name or a filter `?(...)`"
+                ),
             ));
         }
         self.pos = close + 1;
@@ -312,7 +351,12 @@ impl Translator<'_> {
                 }
                 '@' | '$' => {
                     self.out.push(c);
-                    let mut sub = Translator { chars: expr, pos: i + 1, end: expr.len(), out: String::new() };
+                    let mut sub = Translator {
+                        chars: expr,
+                        pos: i + 1,
+                        end: expr.len(),
+                        out: String::new(),
+                    };
                     sub.segments(true)
                         .map_err(|e| err(offset + e.position.unwrap_or(0), e.message))?;
                     self.out.push_str(&sub.out);
@@ -406,7 +450,9 @@ fn split_quoted(s: &str) -> Result<Vec<String>, String> {
 /// Append `.name` when RFC 9535 allows the shorthand, else `['name']`.
 fn push_member(out: &mut String, name: &str, dot: bool) {
     let mut chars = name.chars();
-    let shorthand = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || !c.is_ascii())
+    let shorthand = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || !c.is_ascii())
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || !c.is_ascii());
     if shorthand {
         if dot {
@@ -475,7 +521,11 @@ mod tests {
     fn eval(path: &str) -> Vec<Value> {
         let q = to_rfc9535(path).unwrap_or_else(|e| panic!("{path}: {e}"));
         let v = pod();
-        v.query(&q).unwrap_or_else(|e| panic!("{q}: {e}")).into_iter().cloned().collect()
+        v.query(&q)
+            .unwrap_or_else(|e| panic!("{q}: {e}"))
+            .into_iter()
+            .cloned()
+            .collect()
     }
 
     #[test]
@@ -494,19 +544,37 @@ mod tests {
                 r#"{.status.conditions[?(@.type=="Ready" && @.status!="True")]}"#,
                 "$.status.conditions[?@.type=='Ready' && @.status!='True']",
             ),
-            (r"{.metadata.labels.app\.kubernetes\.io/name}", "$.metadata.labels['app.kubernetes.io/name']"),
-            ("{.metadata.labels['app.kubernetes.io/name']}", "$.metadata.labels['app.kubernetes.io/name']"),
+            (
+                r"{.metadata.labels.app\.kubernetes\.io/name}",
+                "$.metadata.labels['app.kubernetes.io/name']",
+            ),
+            (
+                "{.metadata.labels['app.kubernetes.io/name']}",
+                "$.metadata.labels['app.kubernetes.io/name']",
+            ),
             (r#"{.metadata.labels["app"]}"#, "$.metadata.labels['app']"),
             ("{.spec.containers[*].name}", "$.spec.containers[*].name"),
             ("{.spec.containers[-1:]}", "$.spec.containers[-1:]"),
-            ("{.spec.containers[0, 1].name}", "$.spec.containers[0,1].name"),
+            (
+                "{.spec.containers[0, 1].name}",
+                "$.spec.containers[0,1].name",
+            ),
             ("{..image}", "$..image"),
             ("{.metadata.*}", "$.metadata.*"),
-            ("{.status.containerStatuses[?(@.restartCount > 2)].name}", "$.status.containerStatuses[?@.restartCount > 2].name"),
-            ("{.status.containerStatuses[?(@.ready)].name}", "$.status.containerStatuses[?@.ready].name"),
+            (
+                "{.status.containerStatuses[?(@.restartCount > 2)].name}",
+                "$.status.containerStatuses[?@.restartCount > 2].name",
+            ),
+            (
+                "{.status.containerStatuses[?(@.ready)].name}",
+                "$.status.containerStatuses[?@.ready].name",
+            ),
             ("{.data.1key}", "$.data['1key']"),
             ("{.metadata.labels.it's}", r"$.metadata.labels['it\'s']"),
-            ("$.status.conditions[?@.type=='Ready']", "$.status.conditions[?@.type=='Ready']"),
+            (
+                "$.status.conditions[?@.type=='Ready']",
+                "$.status.conditions[?@.type=='Ready']",
+            ),
         ];
         for (input, expected) in cases {
             assert_eq!(to_rfc9535(input).as_deref(), Ok(expected), "{input}");
@@ -516,18 +584,36 @@ mod tests {
     #[test]
     fn translated_paths_evaluate_on_a_pod() {
         assert_eq!(eval("{.status.podIP}"), vec![json!("10.0.0.7")]);
-        assert_eq!(eval(r#"{.status.conditions[?(@.type=="Ready")].status}"#), vec![json!("False")]);
-        assert_eq!(eval(r#"{.status.conditions[?(@.type=='PodScheduled')].status}"#), vec![json!("True")]);
-        assert_eq!(eval(r"{.metadata.labels.app\.kubernetes\.io/name}"), vec![json!("nginx")]);
-        assert_eq!(eval("{.spec.containers[*].name}"), vec![json!("nginx"), json!("sidecar")]);
+        assert_eq!(
+            eval(r#"{.status.conditions[?(@.type=="Ready")].status}"#),
+            vec![json!("False")]
+        );
+        assert_eq!(
+            eval(r#"{.status.conditions[?(@.type=='PodScheduled')].status}"#),
+            vec![json!("True")]
+        );
+        assert_eq!(
+            eval(r"{.metadata.labels.app\.kubernetes\.io/name}"),
+            vec![json!("nginx")]
+        );
+        assert_eq!(
+            eval("{.spec.containers[*].name}"),
+            vec![json!("nginx"), json!("sidecar")]
+        );
         assert_eq!(eval("{.spec.containers[1].image}"), vec![json!("busybox")]);
         assert_eq!(eval("{.spec.containers[-1].name}"), vec![json!("sidecar")]);
-        assert_eq!(eval("{..image}"), vec![json!("nginx:1.27"), json!("busybox")]);
+        assert_eq!(
+            eval("{..image}"),
+            vec![json!("nginx:1.27"), json!("busybox")]
+        );
         assert_eq!(
             eval("{.status.containerStatuses[?(@.restartCount >= 3)].name}"),
             vec![json!("sidecar")]
         );
-        assert_eq!(eval("{.status.containerStatuses[?(@.ready == true)].name}"), vec![json!("nginx")]);
+        assert_eq!(
+            eval("{.status.containerStatuses[?(@.ready == true)].name}"),
+            vec![json!("nginx")]
+        );
         assert_eq!(eval("{.status.nodeName}"), Vec::<Value>::new());
         assert_eq!(eval("$.metadata.name"), vec![json!("nginx")]);
     }

@@ -39,7 +39,10 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<LoadError>) {
     let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     paths.sort();
     for path in paths {
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
         if path.is_dir() {
             if name != MANIFESTS_DIR && !name.starts_with('.') {
                 walk(&path, files, errors);
@@ -52,7 +55,11 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>, errors: &mut Vec<LoadError>) {
 
 fn read_error(path: &Path, cause: std::io::Error) -> LoadError {
     LoadError {
-        location: Location { file: path.to_path_buf(), line: 0, column: 0 },
+        location: Location {
+            file: path.to_path_buf(),
+            line: 0,
+            column: 0,
+        },
         field: String::new(),
         kind: LoadErrorKind::Read { cause },
         hint: None,
@@ -67,14 +74,28 @@ mod tests {
     fn walks_yaml_files_and_skips_manifests() {
         let dir = tempfile::tempdir().expect("tempdir");
         let root = dir.path();
-        for f in ["a.yaml", "b.yml", "notes.txt", "sub/c.yaml", "manifests/pod.yaml", ".git/x.yaml", "sub/manifests/d.yaml"] {
+        for f in [
+            "a.yaml",
+            "b.yml",
+            "notes.txt",
+            "sub/c.yaml",
+            "manifests/pod.yaml",
+            ".git/x.yaml",
+            "sub/manifests/d.yaml",
+        ] {
             let p = root.join(f);
             std::fs::create_dir_all(p.parent().expect("parent")).expect("mkdir");
             std::fs::write(&p, "").expect("write");
         }
         let (files, errors) = scenario_files(&[root.to_path_buf(), root.join("missing.yaml")]);
-        let rel: Vec<_> = files.iter().map(|f| f.strip_prefix(root).expect("under root").to_path_buf()).collect();
-        assert_eq!(rel, [PathBuf::from("a.yaml"), "b.yml".into(), "sub/c.yaml".into()]);
+        let rel: Vec<_> = files
+            .iter()
+            .map(|f| f.strip_prefix(root).expect("under root").to_path_buf())
+            .collect();
+        assert_eq!(
+            rel,
+            [PathBuf::from("a.yaml"), "b.yml".into(), "sub/c.yaml".into()]
+        );
         assert_eq!(errors.len(), 1);
     }
 }

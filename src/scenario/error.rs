@@ -150,7 +150,10 @@ impl IntoIterator for LoadErrors {
 
 /// The known word closest to a misspelt one, if it is close enough to be a
 /// likely typo (`withn` → `within`).
-pub(crate) fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn closest<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     let lower = word.to_ascii_lowercase();
     let candidates: Vec<&str> = candidates.into_iter().collect();
     let typo = candidates

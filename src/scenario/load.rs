@@ -50,7 +50,11 @@ pub struct FileLoad {
 pub fn load_file(path: &Path) -> Result<Vec<Scenario>, LoadErrors> {
     let whole_file = |kind| {
         LoadErrors(vec![LoadError {
-            location: Location { file: path.to_path_buf(), line: 0, column: 0 },
+            location: Location {
+                file: path.to_path_buf(),
+                line: 0,
+                column: 0,
+            },
             field: String::new(),
             kind,
             hint: None,
@@ -87,7 +91,10 @@ pub fn load_files(paths: &[PathBuf]) -> Vec<FileLoad> {
                 result = Err(LoadErrors(errors));
             }
         }
-        loads.push(FileLoad { file: path.clone(), result });
+        loads.push(FileLoad {
+            file: path.clone(),
+            result,
+        });
     }
     loads
 }
@@ -114,7 +121,10 @@ pub(crate) fn read_limited(path: &Path) -> Result<Vec<u8>, LoadErrorKind> {
             });
         }
         if meta.len() > MAX_FILE_BYTES {
-            return Err(LoadErrorKind::TooLarge { size: meta.len(), limit: MAX_FILE_BYTES });
+            return Err(LoadErrorKind::TooLarge {
+                size: meta.len(),
+                limit: MAX_FILE_BYTES,
+            });
         }
     }
     let mut bytes = Vec::new();
@@ -122,14 +132,21 @@ pub(crate) fn read_limited(path: &Path) -> Result<Vec<u8>, LoadErrorKind> {
         .read_to_end(&mut bytes)
         .map_err(|cause| LoadErrorKind::Read { cause })?;
     if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(LoadErrorKind::TooLarge { size: bytes.len() as u64, limit: MAX_FILE_BYTES });
+        return Err(LoadErrorKind::TooLarge {
+            size: bytes.len() as u64,
+            limit: MAX_FILE_BYTES,
+        });
     }
     Ok(bytes)
 }
 
 fn load_bytes(bytes: &[u8], file: &Path) -> Result<Vec<Scenario>, LoadErrors> {
     let whole = |kind| LoadError {
-        location: Location { file: file.to_path_buf(), line: 0, column: 0 },
+        location: Location {
+            file: file.to_path_buf(),
+            line: 0,
+            column: 0,
+        },
         field: String::new(),
         kind,
         hint: None,
@@ -146,26 +163,36 @@ fn load_bytes(bytes: &[u8], file: &Path) -> Result<Vec<Scenario>, LoadErrors> {
     let source = String::from_utf8_lossy(bytes);
 
     // Pass 1: syntax and limits, and the outline for field paths.
-    let documents: Vec<Sp<Node>> = serde_saphyr::from_multiple_with_options(&source, yaml::options())
-        .map_err(|e| LoadErrors(vec![yaml::convert_error(&e, file, &source, None)]))?;
+    let documents: Vec<Sp<Node>> =
+        serde_saphyr::from_multiple_with_options(&source, yaml::options())
+            .map_err(|e| LoadErrors(vec![yaml::convert_error(&e, file, &source, None)]))?;
     if documents.is_empty() {
-        let mut e = whole(LoadErrorKind::Invalid { message: "no scenario in this file".to_string() });
-        e.hint = Some(format!("a scenario starts with `apiVersion: {API_VERSION}` and `kind: Scenario`"));
+        let mut e = whole(LoadErrorKind::Invalid {
+            message: "no scenario in this file".to_string(),
+        });
+        e.hint = Some(format!(
+            "a scenario starts with `apiVersion: {API_VERSION}` and `kind: Scenario`"
+        ));
         return Err(LoadErrors(vec![e]));
     }
     let outline = Outline::new(&documents);
 
     // Pass 2: the raw structs, document by document.
     let base = file.parent().map(Path::to_path_buf).unwrap_or_default();
-    let mut loader = Loader { file, base, errors: Vec::new() };
+    let mut loader = Loader {
+        file,
+        base,
+        errors: Vec::new(),
+    };
     let mut scenarios = Vec::new();
     // First only `apiVersion` and `kind`: a document that is not a scenario
     // (a manifest in the wrong place) is better told so than told about its
     // first unknown key.
     let mut cursor = Cursor::new(source.as_bytes());
-    let headers: Vec<Option<Header>> = serde_saphyr::read_with_options::<_, Header>(&mut cursor, yaml::options())
-        .map(Result::ok)
-        .collect();
+    let headers: Vec<Option<Header>> =
+        serde_saphyr::read_with_options::<_, Header>(&mut cursor, yaml::options())
+            .map(Result::ok)
+            .collect();
     let mut cursor = Cursor::new(source.as_bytes());
     let items = serde_saphyr::read_with_options::<_, Sp<RawScenario>>(&mut cursor, yaml::options());
     for (index, item) in items.enumerate() {
@@ -180,14 +207,18 @@ fn load_bytes(bytes: &[u8], file: &Path) -> Result<Vec<Scenario>, LoadErrors> {
                     scenarios.push(s);
                 }
             }
-            Err(e) => loader.errors.push(yaml::convert_error(&e, file, &source, Some(&outline))),
+            Err(e) => loader
+                .errors
+                .push(yaml::convert_error(&e, file, &source, Some(&outline))),
         }
     }
 
     let mut seen: HashMap<&str, &Location> = HashMap::new();
     for s in &scenarios {
         match seen.get(s.name.as_str()) {
-            Some(first) => loader.errors.push(duplicate_name(&s.name, &s.location, first)),
+            Some(first) => loader
+                .errors
+                .push(duplicate_name(&s.name, &s.location, first)),
             None => {
                 seen.insert(&s.name, &s.location);
             }
@@ -196,7 +227,9 @@ fn load_bytes(bytes: &[u8], file: &Path) -> Result<Vec<Scenario>, LoadErrors> {
     if loader.errors.is_empty() {
         Ok(scenarios)
     } else {
-        loader.errors.sort_by_key(|e| (e.location.line, e.location.column));
+        loader
+            .errors
+            .sort_by_key(|e| (e.location.line, e.location.column));
         Err(LoadErrors(loader.errors))
     }
 }
@@ -225,18 +258,43 @@ struct Loader<'a> {
 
 impl Loader<'_> {
     fn location<T>(&self, at: &Sp<T>) -> Location {
-        Location { file: self.file.to_path_buf(), line: at.line, column: at.column }
+        Location {
+            file: self.file.to_path_buf(),
+            line: at.line,
+            column: at.column,
+        }
     }
 
-    fn error<T>(&mut self, at: &Sp<T>, field: impl Into<String>, kind: LoadErrorKind) -> &mut LoadError {
+    fn error<T>(
+        &mut self,
+        at: &Sp<T>,
+        field: impl Into<String>,
+        kind: LoadErrorKind,
+    ) -> &mut LoadError {
         let location = self.location(at);
-        self.errors.push(LoadError { location, field: field.into(), kind, hint: None });
+        self.errors.push(LoadError {
+            location,
+            field: field.into(),
+            kind,
+            hint: None,
+        });
         let last = self.errors.len() - 1;
         &mut self.errors[last]
     }
 
-    fn invalid<T>(&mut self, at: &Sp<T>, field: impl Into<String>, message: impl Into<String>) -> &mut LoadError {
-        self.error(at, field, LoadErrorKind::Invalid { message: message.into() })
+    fn invalid<T>(
+        &mut self,
+        at: &Sp<T>,
+        field: impl Into<String>,
+        message: impl Into<String>,
+    ) -> &mut LoadError {
+        self.error(
+            at,
+            field,
+            LoadErrorKind::Invalid {
+                message: message.into(),
+            },
+        )
     }
 
     fn scenario(&mut self, raw: &Sp<RawScenario>) -> Option<Scenario> {
@@ -254,8 +312,14 @@ impl Loader<'_> {
             Some(ns) if ns.value == "generated" => NamespaceMode::Generated,
             Some(ns) => {
                 if let Err(reason) = dns_label(&ns.value) {
-                    let e = self.invalid(ns, "spec.namespace", format!("invalid namespace {:?}: {reason}", ns.value));
-                    e.hint = Some("use `generated` for a fresh namespace per run, or a DNS label".to_string());
+                    let e = self.invalid(
+                        ns,
+                        "spec.namespace",
+                        format!("invalid namespace {:?}: {reason}", ns.value),
+                    );
+                    e.hint = Some(
+                        "use `generated` for a fresh namespace per run, or a DNS label".to_string(),
+                    );
                 }
                 NamespaceMode::Fixed(ns.value.clone())
             }
@@ -272,7 +336,10 @@ impl Loader<'_> {
                 Some(w) => Some(self.duration(w, "spec.expectFailure.within")?),
                 None => None,
             };
-            Some(ExpectFailure { reason: reason?, within })
+            Some(ExpectFailure {
+                reason: reason?,
+                within,
+            })
         });
         if self.errors.len() > before {
             return None;
@@ -297,15 +364,17 @@ impl Loader<'_> {
             && v.value != API_VERSION
         {
             let found = v.value.clone();
-            self.error(v, "apiVersion", LoadErrorKind::ApiVersion { found }).hint =
-                Some(format!("this kspy reads `apiVersion: {API_VERSION}`"));
+            self.error(v, "apiVersion", LoadErrorKind::ApiVersion { found })
+                .hint = Some(format!("this kspy reads `apiVersion: {API_VERSION}`"));
         }
         if let Some(k) = &header.kind
             && k.value != "Scenario"
         {
             let found = k.value.clone();
             let e = self.error(k, "kind", LoadErrorKind::Kind { found });
-            e.hint = Some("manifests belong in `apply` steps or under a `manifests/` directory".to_string());
+            e.hint = Some(
+                "manifests belong in `apply` steps or under a `manifests/` directory".to_string(),
+            );
         }
         self.errors.len() == before
     }
@@ -316,7 +385,10 @@ impl Loader<'_> {
             Some("it is empty".to_string())
         } else if n.len() > 63 {
             Some(format!("it is {} characters long, over 63", n.len()))
-        } else if let Some(c) = n.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')) {
+        } else if let Some(c) = n
+            .chars()
+            .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+        {
             Some(format!("`{c}` is not allowed"))
         } else if n.starts_with('-') || n.ends_with('-') {
             Some("it must start and end with a letter or digit".to_string())
@@ -331,7 +403,14 @@ impl Loader<'_> {
                 .collect::<String>()
                 .trim_matches('-')
                 .to_string();
-            let e = self.error(name, "metadata.name", LoadErrorKind::Name { name: n.clone(), reason });
+            let e = self.error(
+                name,
+                "metadata.name",
+                LoadErrorKind::Name {
+                    name: n.clone(),
+                    reason,
+                },
+            );
             e.hint = Some(if suggestion.is_empty() {
                 "use lowercase letters, digits and `-`".to_string()
             } else {
@@ -343,13 +422,19 @@ impl Loader<'_> {
     fn duration(&mut self, value: &Sp<String>, field: &str) -> Option<Duration> {
         match humantime::parse_duration(value.value.trim()) {
             Ok(d) if d.is_zero() => {
-                let kind = LoadErrorKind::Duration { value: value.value.clone(), reason: "must be more than zero".into() };
+                let kind = LoadErrorKind::Duration {
+                    value: value.value.clone(),
+                    reason: "must be more than zero".into(),
+                };
                 self.error(value, field, kind);
                 None
             }
             Ok(d) => Some(d),
             Err(e) => {
-                let kind = LoadErrorKind::Duration { value: value.value.clone(), reason: e.to_string() };
+                let kind = LoadErrorKind::Duration {
+                    value: value.value.clone(),
+                    reason: e.to_string(),
+                };
                 self.error(value, field, kind).hint = Some(DURATION_HINT.to_string());
                 None
             }
@@ -365,7 +450,10 @@ impl Loader<'_> {
                 let text = e.to_string();
                 let last = text.lines().last().unwrap_or_default().trim();
                 let reason = last.strip_prefix("error: ").unwrap_or(last).to_string();
-                let kind = LoadErrorKind::Regex { pattern: pattern.value.clone(), reason };
+                let kind = LoadErrorKind::Regex {
+                    pattern: pattern.value.clone(),
+                    reason,
+                };
                 self.error(pattern, field, kind).hint =
                     Some("the syntax is Rust's `regex` crate; escape `(`, `[`, `.` with `\\` to match them literally".to_string());
                 None
@@ -375,7 +463,8 @@ impl Loader<'_> {
 
     fn steps(&mut self, steps: &Sp<Vec<Sp<RawStep>>>) -> Vec<Step> {
         if steps.value.is_empty() {
-            self.invalid(steps, "spec.steps", "a scenario needs at least one step").hint =
+            self.invalid(steps, "spec.steps", "a scenario needs at least one step")
+                .hint =
                 Some("start with `- apply: manifests/app.yaml` or `- expect: ...`".to_string());
         }
         let mut last_apply: Option<LastApply> = None;
@@ -387,7 +476,13 @@ impl Loader<'_> {
                 let found = if keys.is_empty() {
                     "found none".to_string()
                 } else {
-                    format!("found {}", keys.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(" and "))
+                    format!(
+                        "found {}",
+                        keys.iter()
+                            .map(|k| format!("`{k}`"))
+                            .collect::<Vec<_>>()
+                            .join(" and ")
+                    )
                 };
                 let e = self.error(step, field, LoadErrorKind::StepKeys { found });
                 e.hint = Some(if keys.is_empty() {
@@ -400,22 +495,30 @@ impl Loader<'_> {
             let s = &step.value;
             let action = if let Some(apply) = &s.apply {
                 self.apply(apply, &format!("{field}.apply")).map(|m| {
-                    last_apply = Some(LastApply { step: i, objects: m.objects.iter().map(describe_object).collect() });
+                    last_apply = Some(LastApply {
+                        step: i,
+                        objects: m.objects.iter().map(describe_object).collect(),
+                    });
                     StepAction::Apply(m)
                 })
             } else if let Some(expect) = &s.expect {
-                self.expects(expect, &format!("{field}.expect"), last_apply.as_ref()).map(StepAction::Expect)
+                self.expects(expect, &format!("{field}.expect"), last_apply.as_ref())
+                    .map(StepAction::Expect)
             } else if let Some(delete) = &s.delete {
                 self.delete(delete, &format!("{field}.delete"))
             } else if let Some(patch) = &s.patch {
                 self.patch(patch, &format!("{field}.patch"))
             } else if let Some(sleep) = &s.sleep {
-                self.duration(sleep, &format!("{field}.sleep")).map(StepAction::Sleep)
+                self.duration(sleep, &format!("{field}.sleep"))
+                    .map(StepAction::Sleep)
             } else {
                 None
             };
             if let Some(action) = action {
-                out.push(Step { location: self.location(step), action });
+                out.push(Step {
+                    location: self.location(step),
+                    action,
+                });
             }
         }
         out
@@ -426,7 +529,11 @@ impl Loader<'_> {
     fn apply(&mut self, apply: &Sp<RawApply>, field: &str) -> Option<Manifests> {
         match &apply.value {
             StringOr::Short(path) => {
-                let at = Sp { value: path.clone(), line: apply.line, column: apply.column };
+                let at = Sp {
+                    value: path.clone(),
+                    line: apply.line,
+                    column: apply.column,
+                };
                 self.manifest_file(&at, field)
             }
             StringOr::Long(obj) => match (&obj.file, &obj.manifest) {
@@ -444,8 +551,12 @@ impl Loader<'_> {
                     None
                 }
                 (None, None) => {
-                    self.invalid(apply, field, "`apply` needs a path, `file: PATH` or `manifest: ...`").hint =
-                        Some("e.g. `apply: manifests/app.yaml`".to_string());
+                    self.invalid(
+                        apply,
+                        field,
+                        "`apply` needs a path, `file: PATH` or `manifest: ...`",
+                    )
+                    .hint = Some("e.g. `apply: manifests/app.yaml`".to_string());
                     None
                 }
             },
@@ -462,36 +573,53 @@ impl Loader<'_> {
             Ok(b) => b,
             Err(kind) => {
                 let reason = match kind {
-                    LoadErrorKind::Read { cause } if cause.kind() == std::io::ErrorKind::NotFound => {
+                    LoadErrorKind::Read { cause }
+                        if cause.kind() == std::io::ErrorKind::NotFound =>
+                    {
                         "no such file".to_string()
                     }
                     other => other.to_string(),
                 };
-                let kind = LoadErrorKind::ManifestRead { path: resolved.clone(), reason };
-                self.error(path, field, kind).hint =
-                    Some("manifest paths are relative to the scenario file's directory".to_string());
+                let kind = LoadErrorKind::ManifestRead {
+                    path: resolved.clone(),
+                    reason,
+                };
+                self.error(path, field, kind).hint = Some(
+                    "manifest paths are relative to the scenario file's directory".to_string(),
+                );
                 return None;
             }
         };
         let what = resolved.display().to_string();
         if let Some(e) = yaml::text_problem(&bytes, &resolved) {
-            self.error(path, field, LoadErrorKind::Manifest { what, reason: e.kind.to_string() });
+            self.error(
+                path,
+                field,
+                LoadErrorKind::Manifest {
+                    what,
+                    reason: e.kind.to_string(),
+                },
+            );
             return None;
         }
         let text = String::from_utf8_lossy(&bytes);
-        let objects: Vec<Value> = match serde_saphyr::from_multiple_with_options(&text, yaml::options()) {
-            Ok(docs) => docs,
-            Err(e) => {
-                let inner = yaml::convert_error(&e, &resolved, &text, None);
-                let what = match inner.location.line {
-                    0 => what,
-                    line => format!("{what}:{line}:{}", inner.location.column),
-                };
-                let kind = LoadErrorKind::Manifest { what, reason: inner.kind.to_string() };
-                self.error(path, field, kind).hint = inner.hint;
-                return None;
-            }
-        };
+        let objects: Vec<Value> =
+            match serde_saphyr::from_multiple_with_options(&text, yaml::options()) {
+                Ok(docs) => docs,
+                Err(e) => {
+                    let inner = yaml::convert_error(&e, &resolved, &text, None);
+                    let what = match inner.location.line {
+                        0 => what,
+                        line => format!("{what}:{line}:{}", inner.location.column),
+                    };
+                    let kind = LoadErrorKind::Manifest {
+                        what,
+                        reason: inner.kind.to_string(),
+                    };
+                    self.error(path, field, kind).hint = inner.hint;
+                    return None;
+                }
+            };
         let objects: Vec<Value> = objects.into_iter().filter(|v| !v.is_null()).collect();
         self.manifest_objects(path, field, &what, objects, Some(resolved))
     }
@@ -505,14 +633,33 @@ impl Loader<'_> {
         file: Option<PathBuf>,
     ) -> Option<Manifests> {
         if objects.is_empty() {
-            self.error(at, field, LoadErrorKind::Manifest { what: what.to_string(), reason: "it holds no objects".into() });
+            self.error(
+                at,
+                field,
+                LoadErrorKind::Manifest {
+                    what: what.to_string(),
+                    reason: "it holds no objects".into(),
+                },
+            );
             return None;
         }
         let mut ok = true;
         for (i, obj) in objects.iter().enumerate() {
             if let Err(reason) = check_object(obj) {
-                let reason = if objects.len() > 1 { format!("object {}: {reason}", i + 1) } else { reason };
-                self.error(at, field, LoadErrorKind::Manifest { what: what.to_string(), reason }).hint =
+                let reason = if objects.len() > 1 {
+                    format!("object {}: {reason}", i + 1)
+                } else {
+                    reason
+                };
+                self.error(
+                    at,
+                    field,
+                    LoadErrorKind::Manifest {
+                        what: what.to_string(),
+                        reason,
+                    },
+                )
+                .hint =
                     Some("every object needs `apiVersion`, `kind` and `metadata.name`".to_string());
                 ok = false;
             }
@@ -571,7 +718,8 @@ impl Loader<'_> {
                 }
                 None => {
                     let reason = "no earlier step applies anything".to_string();
-                    self.error(at, field, LoadErrorKind::NoDefaultTarget { reason }).hint =
+                    self.error(at, field, LoadErrorKind::NoDefaultTarget { reason })
+                        .hint =
                         Some("name the object to watch, e.g. `target: Pod/nginx`".to_string());
                     None
                 }
@@ -580,7 +728,11 @@ impl Loader<'_> {
         let selector = matches!(target, Some(Target::Selector { .. }));
         let seq_field = format!("{field}.sequence");
         if raw.sequence.value.is_empty() {
-            self.invalid(&raw.sequence, &seq_field, "a sequence needs at least one state");
+            self.invalid(
+                &raw.sequence,
+                &seq_field,
+                "a sequence needs at least one state",
+            );
         }
         let mut sequence = Vec::new();
         for (k, state) in raw.sequence.value.iter().enumerate() {
@@ -597,27 +749,62 @@ impl Loader<'_> {
                     ("count", v.count.as_ref().map(Sp::pos)),
                 ] {
                     if let Some((line, column)) = at {
-                        let at = Sp { value: (), line, column };
-                        self.invalid(&at, format!("{f}.{key}"), format!("`{key}` has no meaning in `never`"))
-                            .hint = Some("a `never` state forbids a state for the whole expect".to_string());
+                        let at = Sp {
+                            value: (),
+                            line,
+                            column,
+                        };
+                        self.invalid(
+                            &at,
+                            format!("{f}.{key}"),
+                            format!("`{key}` has no meaning in `never`"),
+                        )
+                        .hint = Some(
+                            "a `never` state forbids a state for the whole expect".to_string(),
+                        );
                     }
                 }
                 never.extend(self.state(state, &f));
             }
         }
-        Some(Expectation { target: target?, sequence, never, fail_fast: raw.fail_fast.unwrap_or(true) })
+        Some(Expectation {
+            target: target?,
+            sequence,
+            never,
+            fail_fast: raw.fail_fast.unwrap_or(true),
+        })
     }
 
-    fn sequence_step(&mut self, raw: &Sp<RawState>, field: &str, selector: bool) -> Option<SequenceStep> {
+    fn sequence_step(
+        &mut self,
+        raw: &Sp<RawState>,
+        field: &str,
+        selector: bool,
+    ) -> Option<SequenceStep> {
         let s = &raw.value;
-        let within = s.within.as_ref().map(|w| self.duration(w, &format!("{field}.within")));
-        let hold_for = s.hold_for.as_ref().map(|h| self.duration(h, &format!("{field}.holdFor")));
+        let within = s
+            .within
+            .as_ref()
+            .map(|w| self.duration(w, &format!("{field}.within")));
+        let hold_for = s
+            .hold_for
+            .as_ref()
+            .map(|h| self.duration(h, &format!("{field}.holdFor")));
         if let Some(count) = &s.count {
             if !selector {
-                self.invalid(count, format!("{field}.count"), "`count` applies only to a `selector` target").hint =
+                self.invalid(
+                    count,
+                    format!("{field}.count"),
+                    "`count` applies only to a `selector` target",
+                )
+                .hint =
                     Some("target a set with `target: {kind: Pod, selector: app=web}`".to_string());
             } else if count.value == 0 {
-                self.invalid(count, format!("{field}.count"), "`count` must be at least 1");
+                self.invalid(
+                    count,
+                    format!("{field}.count"),
+                    "`count` must be at least 1",
+                );
             }
         }
         let state = self.state(raw, field)?;
@@ -643,7 +830,11 @@ impl Loader<'_> {
             let f = format!("{field}.condition");
             let c = &c.value;
             if c.type_.value.trim().is_empty() {
-                self.invalid(&c.type_, format!("{f}.type"), "the condition `type` is empty");
+                self.invalid(
+                    &c.type_,
+                    format!("{f}.type"),
+                    "the condition `type` is empty",
+                );
             }
             let status = match &c.status {
                 None => "True".to_string(),
@@ -661,7 +852,8 @@ impl Loader<'_> {
                             format!("condition status must be \"True\", \"False\" or \"Unknown\", found {:?}", st.value),
                         );
                         e.hint = Some(if fixed.is_empty() {
-                            "condition statuses are the strings \"True\", \"False\" and \"Unknown\"".to_string()
+                            "condition statuses are the strings \"True\", \"False\" and \"Unknown\""
+                                .to_string()
                         } else {
                             format!("write `status: \"{fixed}\"` (quoted, capitalised)")
                         });
@@ -669,7 +861,10 @@ impl Loader<'_> {
                     st.value.clone()
                 }
             };
-            let message = c.message.as_ref().and_then(|m| self.regex(m, &format!("{f}.message")));
+            let message = c
+                .message
+                .as_ref()
+                .and_then(|m| self.regex(m, &format!("{f}.message")));
             matchers.push(Matcher::Condition(ConditionMatcher {
                 type_: c.type_.value.clone(),
                 status,
@@ -696,8 +891,12 @@ impl Loader<'_> {
         }
         if let Some(subset) = &s.subset {
             if !subset.value.is_object() {
-                self.invalid(subset, format!("{field}.subset"), "`subset` must be a mapping (a partial object)")
-                    .hint = Some("e.g. `subset: {status: {phase: Running}}`".to_string());
+                self.invalid(
+                    subset,
+                    format!("{field}.subset"),
+                    "`subset` must be a mapping (a partial object)",
+                )
+                .hint = Some("e.g. `subset: {status: {phase: Running}}`".to_string());
             }
             matchers.push(Matcher::Subset(subset.value.clone()));
         }
@@ -708,9 +907,19 @@ impl Loader<'_> {
                 && t.value != "Normal"
                 && t.value != "Warning"
             {
-                self.invalid(t, format!("{f}.type"), format!("event type must be `Normal` or `Warning`, found {:?}", t.value));
+                self.invalid(
+                    t,
+                    format!("{f}.type"),
+                    format!(
+                        "event type must be `Normal` or `Warning`, found {:?}",
+                        t.value
+                    ),
+                );
             }
-            let message = ev.message.as_ref().and_then(|m| self.regex(m, &format!("{f}.message")));
+            let message = ev
+                .message
+                .as_ref()
+                .and_then(|m| self.regex(m, &format!("{f}.message")));
             matchers.push(Matcher::Event(EventMatcher {
                 reason: ev.reason.as_ref().map(|r| r.value.clone()),
                 type_: ev.type_.as_ref().map(|t| t.value.clone()),
@@ -755,7 +964,9 @@ impl Loader<'_> {
         match parse_comparison(&raw.value.0) {
             Some(c) => Some(c),
             None => {
-                let kind = LoadErrorKind::Comparison { value: raw.value.0.clone() };
+                let kind = LoadErrorKind::Comparison {
+                    value: raw.value.0.clone(),
+                };
                 self.error(raw, field, kind).hint =
                     Some("write a count (`3`) or a quoted comparison: \">=3\", \">2\", \"<2\", \"<=1\", \"!=0\"".to_string());
                 None
@@ -768,7 +979,10 @@ impl Loader<'_> {
         let query = match to_rfc9535(&f.path.value) {
             Ok(q) => Some(q),
             Err(e) => {
-                let kind = LoadErrorKind::JsonPath { path: f.path.value.clone(), reason: e.to_string() };
+                let kind = LoadErrorKind::JsonPath {
+                    path: f.path.value.clone(),
+                    reason: e.to_string(),
+                };
                 self.error(&f.path, format!("{field}.path"), kind).hint = Some(
                     "write kubectl JSONPath such as `{.status.podIP}` or `{.status.conditions[?(@.type==\"Ready\")].status}`"
                         .to_string(),
@@ -782,7 +996,8 @@ impl Loader<'_> {
                 if let Some(v) = &f.equals {
                     Some(FieldTest::Equals(v.value.clone()))
                 } else if let Some(m) = &f.matches {
-                    self.regex(m, &format!("{field}.matches")).map(FieldTest::Matches)
+                    self.regex(m, &format!("{field}.matches"))
+                        .map(FieldTest::Matches)
                 } else {
                     f.exists.map(FieldTest::Exists)
                 }
@@ -797,7 +1012,11 @@ impl Loader<'_> {
                 None
             }
         };
-        Some(Matcher::Field(FieldMatcher { path: f.path.value.clone(), query: query?, test: test? }))
+        Some(Matcher::Field(FieldMatcher {
+            path: f.path.value.clone(),
+            query: query?,
+            test: test?,
+        }))
     }
 
     // ---- targets, delete, patch ---------------------------------------------
@@ -806,12 +1025,18 @@ impl Loader<'_> {
         match &raw.value {
             StringOr::Short(s) => match parse_short_target(s) {
                 Ok((kind, name)) => Some(Target::Named {
-                    kind: KindRef { api_version: None, kind },
+                    kind: KindRef {
+                        api_version: None,
+                        kind,
+                    },
                     name,
                     namespace: None,
                 }),
                 Err(reason) => {
-                    let kind = LoadErrorKind::Target { value: s.clone(), reason };
+                    let kind = LoadErrorKind::Target {
+                        value: s.clone(),
+                        reason,
+                    };
                     self.error(raw, field, kind).hint = Some(
                         "write `KIND/NAME` (e.g. `Pod/nginx`, `deployment.apps/web`) or \
                          `{kind: Pod, selector: app=web}`"
@@ -823,12 +1048,23 @@ impl Loader<'_> {
             StringOr::Long(t) => {
                 let before = self.errors.len();
                 if let Err(reason) = check_kind(&t.kind.value) {
-                    self.error(&t.kind, format!("{field}.kind"), LoadErrorKind::Target { value: t.kind.value.clone(), reason });
+                    self.error(
+                        &t.kind,
+                        format!("{field}.kind"),
+                        LoadErrorKind::Target {
+                            value: t.kind.value.clone(),
+                            reason,
+                        },
+                    );
                 }
                 if let Some(ns) = &t.namespace
                     && let Err(reason) = dns_label(&ns.value)
                 {
-                    self.invalid(ns, format!("{field}.namespace"), format!("invalid namespace {:?}: {reason}", ns.value));
+                    self.invalid(
+                        ns,
+                        format!("{field}.namespace"),
+                        format!("invalid namespace {:?}: {reason}", ns.value),
+                    );
                 }
                 let kind = KindRef {
                     api_version: t.api_version.as_ref().map(|a| a.value.clone()),
@@ -838,15 +1074,34 @@ impl Loader<'_> {
                 let target = match (&t.name, &t.selector) {
                     (Some(name), None) => {
                         if let Err(reason) = check_name(&name.value) {
-                            self.error(name, format!("{field}.name"), LoadErrorKind::Target { value: name.value.clone(), reason });
+                            self.error(
+                                name,
+                                format!("{field}.name"),
+                                LoadErrorKind::Target {
+                                    value: name.value.clone(),
+                                    reason,
+                                },
+                            );
                         }
-                        Target::Named { kind, name: name.value.clone(), namespace }
+                        Target::Named {
+                            kind,
+                            name: name.value.clone(),
+                            namespace,
+                        }
                     }
                     (None, Some(sel)) => {
                         if sel.value.trim().is_empty() {
-                            self.invalid(sel, format!("{field}.selector"), "the label selector is empty");
+                            self.invalid(
+                                sel,
+                                format!("{field}.selector"),
+                                "the label selector is empty",
+                            );
                         }
-                        Target::Selector { kind, selector: sel.value.clone(), namespace }
+                        Target::Selector {
+                            kind,
+                            selector: sel.value.clone(),
+                            namespace,
+                        }
                     }
                     (Some(_), Some(_)) => {
                         self.invalid(raw, field, "give either `name` or `selector`, not both");
@@ -865,13 +1120,20 @@ impl Loader<'_> {
     fn delete(&mut self, raw: &Sp<RawDelete>, field: &str) -> Option<StepAction> {
         match &raw.value {
             StringOr::Short(s) => {
-                let at = Sp { value: StringOr::Short(s.clone()), line: raw.line, column: raw.column };
+                let at = Sp {
+                    value: StringOr::Short(s.clone()),
+                    line: raw.line,
+                    column: raw.column,
+                };
                 let target = self.target(&at, field)?;
                 Some(StepAction::Delete { target, wait: true })
             }
             StringOr::Long(d) => {
                 let target = self.target(&d.target, &format!("{field}.target"))?;
-                Some(StepAction::Delete { target, wait: d.wait.unwrap_or(true) })
+                Some(StepAction::Delete {
+                    target,
+                    wait: d.wait.unwrap_or(true),
+                })
             }
         }
     }
@@ -884,7 +1146,11 @@ impl Loader<'_> {
                 if m.value.is_object() {
                     Some(Patch::Merge(m.value.clone()))
                 } else {
-                    self.invalid(m, format!("{field}.merge"), "a merge patch must be a mapping");
+                    self.invalid(
+                        m,
+                        format!("{field}.merge"),
+                        "a merge patch must be a mapping",
+                    );
                     None
                 }
             }
@@ -892,7 +1158,8 @@ impl Loader<'_> {
                 Ok(()) => Some(Patch::Json(j.value.clone())),
                 Err(message) => {
                     self.invalid(j, format!("{field}.json"), message).hint = Some(
-                        "a JSON patch is a list like `[{op: remove, path: /metadata/labels/app}]`".to_string(),
+                        "a JSON patch is a list like `[{op: remove, path: /metadata/labels/app}]`"
+                            .to_string(),
                     );
                     None
                 }
@@ -906,7 +1173,10 @@ impl Loader<'_> {
                 None
             }
         };
-        Some(StepAction::Patch { target: target?, patch: patch? })
+        Some(StepAction::Patch {
+            target: target?,
+            patch: patch?,
+        })
     }
 }
 
@@ -928,7 +1198,10 @@ fn check_kind(kind: &str) -> Result<(), String> {
     if kind.is_empty() {
         return Err("the kind is empty".to_string());
     }
-    match kind.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '.' || *c == '-')) {
+    match kind
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || *c == '.' || *c == '-'))
+    {
         Some(c) => Err(format!("`{c}` is not allowed in a kind")),
         None => Ok(()),
     }
@@ -942,7 +1215,10 @@ fn check_name(name: &str) -> Result<(), String> {
     if name.len() > 253 {
         return Err("the name is longer than 253 characters".to_string());
     }
-    match name.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-' || *c == '.')) {
+    match name
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-' || *c == '.'))
+    {
         Some(c) => Err(format!("`{c}` is not allowed in an object name")),
         None => Ok(()),
     }
@@ -953,7 +1229,10 @@ fn dns_label(s: &str) -> Result<(), String> {
     if s.is_empty() || s.len() > 63 {
         return Err("must be 1 to 63 characters".to_string());
     }
-    if let Some(c) = s.chars().find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')) {
+    if let Some(c) = s
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+    {
         return Err(format!("`{c}` is not allowed"));
     }
     if s.starts_with('-') || s.ends_with('-') {
@@ -967,7 +1246,10 @@ fn check_object(obj: &Value) -> Result<(), String> {
     let Some(map) = obj.as_object() else {
         return Err("not a mapping".to_string());
     };
-    let text = |v: Option<&Value>| v.and_then(Value::as_str).is_some_and(|s| !s.trim().is_empty());
+    let text = |v: Option<&Value>| {
+        v.and_then(Value::as_str)
+            .is_some_and(|s| !s.trim().is_empty())
+    };
     if !text(map.get("apiVersion")) {
         return Err("no `apiVersion`".to_string());
     }
@@ -983,7 +1265,11 @@ fn check_object(obj: &Value) -> Result<(), String> {
 /// `Kind/name` for error messages.
 fn describe_object(obj: &Value) -> String {
     let kind = obj.get("kind").and_then(Value::as_str).unwrap_or("?");
-    let name = obj.get("metadata").and_then(|m| m.get("name")).and_then(Value::as_str).unwrap_or("?");
+    let name = obj
+        .get("metadata")
+        .and_then(|m| m.get("name"))
+        .and_then(Value::as_str)
+        .unwrap_or("?");
     format!("{kind}/{name}")
 }
 
@@ -998,11 +1284,24 @@ fn check_json_patch(patch: &Value) -> Result<(), String> {
     for (i, op) in ops.iter().enumerate() {
         let name = op.get("op").and_then(Value::as_str).unwrap_or_default();
         if !OPS.contains(&name) {
-            let hint = closest(name, OPS).map(|b| format!(" (did you mean `{b}`?)")).unwrap_or_default();
-            return Err(format!("operation {}: `op` must be one of {}{hint}", i + 1, OPS.join(", ")));
+            let hint = closest(name, OPS)
+                .map(|b| format!(" (did you mean `{b}`?)"))
+                .unwrap_or_default();
+            return Err(format!(
+                "operation {}: `op` must be one of {}{hint}",
+                i + 1,
+                OPS.join(", ")
+            ));
         }
-        if !op.get("path").and_then(Value::as_str).is_some_and(|p| p.is_empty() || p.starts_with('/')) {
-            return Err(format!("operation {}: `path` must be a JSON pointer such as `/metadata/labels/app`", i + 1));
+        if !op
+            .get("path")
+            .and_then(Value::as_str)
+            .is_some_and(|p| p.is_empty() || p.starts_with('/'))
+        {
+            return Err(format!(
+                "operation {}: `path` must be a JSON pointer such as `/metadata/labels/app`",
+                i + 1
+            ));
         }
     }
     Ok(())
@@ -1028,7 +1327,10 @@ pub fn parse_comparison(s: &str) -> Option<CountComparison> {
     if rest.is_empty() || !rest.chars().all(|c| c.is_ascii_digit()) {
         return None;
     }
-    Some(CountComparison { op, value: rest.parse().ok()? })
+    Some(CountComparison {
+        op,
+        value: rest.parse().ok()?,
+    })
 }
 
 #[cfg(test)]
@@ -1053,8 +1355,14 @@ mod tests {
 
     #[test]
     fn short_targets() {
-        assert_eq!(parse_short_target("Pod/nginx"), Ok(("Pod".into(), "nginx".into())));
-        assert_eq!(parse_short_target("deployment.apps/web"), Ok(("deployment.apps".into(), "web".into())));
+        assert_eq!(
+            parse_short_target("Pod/nginx"),
+            Ok(("Pod".into(), "nginx".into()))
+        );
+        assert_eq!(
+            parse_short_target("deployment.apps/web"),
+            Ok(("deployment.apps".into(), "web".into()))
+        );
         assert!(parse_short_target("nginx").is_err());
         assert!(parse_short_target("apps/v1/Deployment/web").is_err());
         assert!(parse_short_target("Pod/").is_err());
@@ -1063,11 +1371,15 @@ mod tests {
     }
 
     fn scenario(steps: &str) -> String {
-        format!("apiVersion: kspy.dev/v1alpha1\nkind: Scenario\nmetadata: {{name: t}}\nspec:\n  steps:\n{steps}")
+        format!(
+            "apiVersion: kspy.dev/v1alpha1\nkind: Scenario\nmetadata: {{name: t}}\nspec:\n  steps:\n{steps}"
+        )
     }
 
     fn errors(source: &str) -> String {
-        load_str(source, Path::new("t.yaml")).expect_err("must fail").to_string()
+        load_str(source, Path::new("t.yaml"))
+            .expect_err("must fail")
+            .to_string()
     }
 
     #[test]
@@ -1076,7 +1388,9 @@ mod tests {
         // the deepest accepted document must not overflow them.
         let depth = yaml::MAX_DEPTH - 8;
         let deep = format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
-        let src = scenario(&format!("  - expect:\n      target: Pod/x\n      sequence:\n      - subset: {{a: {deep}}}\n"));
+        let src = scenario(&format!(
+            "  - expect:\n      target: Pod/x\n      sequence:\n      - subset: {{a: {deep}}}\n"
+        ));
         let s = load_str(&src, Path::new("t.yaml")).expect("loads");
         assert_eq!(s.len(), 1);
     }
@@ -1087,37 +1401,69 @@ mod tests {
             "  - expect:\n      target: Pod/x\n      sequence:\n      - &running {phase: Running}\n      - *running\n",
         );
         let s = load_str(&src, Path::new("t.yaml")).expect("loads");
-        let StepAction::Expect(e) = &s[0].steps[0].action else { panic!("expect") };
+        let StepAction::Expect(e) = &s[0].steps[0].action else {
+            panic!("expect")
+        };
         assert_eq!(e[0].sequence.len(), 2);
     }
 
     #[test]
     fn structural_errors_name_the_field() {
-        let src = scenario("  - sleep: 1s\n  - expect:\n      target: Pod/x\n      sequence:\n      - phase: Running\n        holdfor: 1s\n");
+        let src = scenario(
+            "  - sleep: 1s\n  - expect:\n      target: Pod/x\n      sequence:\n      - phase: Running\n        holdfor: 1s\n",
+        );
         let e = errors(&src);
-        assert!(e.starts_with("t.yaml:11:9: spec.steps[1].expect.sequence[0].holdfor: unknown key `holdfor`"), "{e}");
+        assert!(
+            e.starts_with(
+                "t.yaml:11:9: spec.steps[1].expect.sequence[0].holdfor: unknown key `holdfor`"
+            ),
+            "{e}"
+        );
         assert!(e.contains("hint: did you mean `holdFor`?"), "{e}");
 
         let e = errors(&scenario("  - sleep: [1s]\n"));
-        assert!(e.starts_with("t.yaml:6:12: spec.steps[0].sleep: expected a string"), "{e}");
+        assert!(
+            e.starts_with("t.yaml:6:12: spec.steps[0].sleep: expected a string"),
+            "{e}"
+        );
     }
 
     #[test]
     fn a_manifest_is_not_a_scenario() {
         let e = errors("apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec: {containers: []}\n");
-        assert!(e.contains("t.yaml:1:13: apiVersion: apiVersion must be `kspy.dev/v1alpha1`, found `v1`"), "{e}");
-        assert!(e.contains("t.yaml:2:7: kind: kind must be `Scenario`, found `Pod`"), "{e}");
+        assert!(
+            e.contains(
+                "t.yaml:1:13: apiVersion: apiVersion must be `kspy.dev/v1alpha1`, found `v1`"
+            ),
+            "{e}"
+        );
+        assert!(
+            e.contains("t.yaml:2:7: kind: kind must be `Scenario`, found `Pod`"),
+            "{e}"
+        );
         assert!(!e.contains("containers"), "{e}");
     }
 
     #[test]
     fn one_bad_document_does_not_hide_the_next() {
         let good = scenario("  - sleep: 1s\n");
-        let src = format!("{}---\n{}---\n{}", good.replace("name: t", "name: a").replace("sleep: 1s", "sleep: 1 s x"),
-            good.replace("name: t", "name: b").replace("steps:", "stepz:"), good.replace("name: t", "name: c"));
+        let src = format!(
+            "{}---\n{}---\n{}",
+            good.replace("name: t", "name: a")
+                .replace("sleep: 1s", "sleep: 1 s x"),
+            good.replace("name: t", "name: b")
+                .replace("steps:", "stepz:"),
+            good.replace("name: t", "name: c")
+        );
         let e = errors(&src);
-        assert!(e.contains("t.yaml:6:12: spec.steps[0].sleep: invalid duration"), "{e}");
-        assert!(e.contains("t.yaml:12:3: spec.stepz: unknown key `stepz`"), "{e}");
+        assert!(
+            e.contains("t.yaml:6:12: spec.steps[0].sleep: invalid duration"),
+            "{e}"
+        );
+        assert!(
+            e.contains("t.yaml:12:3: spec.stepz: unknown key `stepz`"),
+            "{e}"
+        );
         assert_eq!(e.lines().filter(|l| !l.starts_with("  ")).count(), 2, "{e}");
     }
 }

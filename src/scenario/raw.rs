@@ -13,9 +13,9 @@ use std::fmt;
 use std::marker::PhantomData;
 
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::Deserialize;
 use serde::de::value::{MapAccessDeserializer, SeqAccessDeserializer};
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
-use serde::Deserialize;
 use serde_json::Value;
 
 use super::span::Sp;
@@ -23,7 +23,10 @@ use super::span::Sp;
 /// One scenario document.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-#[schemars(title = "kspy Scenario", description = "A kspy scenario (kspy.dev/v1alpha1).")]
+#[schemars(
+    title = "kspy Scenario",
+    description = "A kspy scenario (kspy.dev/v1alpha1)."
+)]
 pub struct RawScenario {
     /// Always `kspy.dev/v1alpha1`.
     #[schemars(extend("const" = "kspy.dev/v1alpha1"))]

@@ -38,7 +38,11 @@ fn strip_null(value: &mut Value) {
                 }
             }
             if let Some(Value::Array(any_of)) = map.get("anyOf") {
-                let rest: Vec<Value> = any_of.iter().filter(|s| s.get("type") != Some(&Value::from("null"))).cloned().collect();
+                let rest: Vec<Value> = any_of
+                    .iter()
+                    .filter(|s| s.get("type") != Some(&Value::from("null")))
+                    .cloned()
+                    .collect();
                 if rest.len() == 1 && any_of.len() == 2 {
                     map.remove("anyOf");
                     if let Value::Object(inner) = &rest[0] {
@@ -68,15 +72,33 @@ mod tests {
         let defs = s["$defs"].as_object().expect("$defs");
         // `apply`, targets and `delete` accept a string or an object;
         // `expect` one object or a list.
-        for name in ["StringOrRawApplyObject", "StringOrRawTargetObject", "StringOrRawDeleteObject", "OneOrManyRawExpect"] {
-            let one_of = defs[name]["oneOf"].as_array().unwrap_or_else(|| panic!("{name} has oneOf"));
+        for name in [
+            "StringOrRawApplyObject",
+            "StringOrRawTargetObject",
+            "StringOrRawDeleteObject",
+            "OneOrManyRawExpect",
+        ] {
+            let one_of = defs[name]["oneOf"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{name} has oneOf"));
             assert_eq!(one_of.len(), 2, "{name}");
         }
         assert_eq!(defs["RawStep"]["maxProperties"], 1);
-        assert_eq!(defs["RawStep"]["properties"]["apply"]["$ref"], "#/$defs/StringOrRawApplyObject");
+        assert_eq!(
+            defs["RawStep"]["properties"]["apply"]["$ref"],
+            "#/$defs/StringOrRawApplyObject"
+        );
         assert!(!s.to_string().contains("\"null\""), "no null types");
         let state = &defs["RawState"]["properties"];
-        for key in ["state", "within", "holdFor", "count", "initContainer", "fields", "deleted"] {
+        for key in [
+            "state",
+            "within",
+            "holdFor",
+            "count",
+            "initContainer",
+            "fields",
+            "deleted",
+        ] {
             assert!(state.get(key).is_some(), "RawState has {key}");
         }
     }

@@ -203,10 +203,19 @@ impl Outline {
     /// unknown key is about the innermost (`innermost: true`), a value of the
     /// wrong type about the outermost.
     pub fn path_at(&self, line: usize, column: usize, innermost: bool) -> Option<&Entry> {
-        let end = self.entries.partition_point(|e| (e.line, e.column) <= (line, column));
+        let end = self
+            .entries
+            .partition_point(|e| (e.line, e.column) <= (line, column));
         let last = self.entries[..end].last()?;
-        let same = self.entries[..end].iter().rev().take_while(|e| (e.line, e.column) == (last.line, last.column));
-        if innermost { same.max_by_key(|e| e.depth) } else { same.min_by_key(|e| e.depth) }
+        let same = self.entries[..end]
+            .iter()
+            .rev()
+            .take_while(|e| (e.line, e.column) == (last.line, last.column));
+        if innermost {
+            same.max_by_key(|e| e.depth)
+        } else {
+            same.min_by_key(|e| e.depth)
+        }
     }
 
     /// The innermost mapping that encloses a position: where a missing key
@@ -214,7 +223,9 @@ impl Outline {
     /// and one of its descendants (or the position's column) is indented
     /// deeper than the mapping's own column.
     pub fn map_at(&self, line: usize, column: usize) -> Option<&Entry> {
-        let end = self.entries.partition_point(|e| (e.line, e.column) <= (line, column));
+        let end = self
+            .entries
+            .partition_point(|e| (e.line, e.column) <= (line, column));
         let before = &self.entries[..end];
         let last = before.last()?;
         // Walk back from the last node before the position to its ancestors.
@@ -230,9 +241,19 @@ impl Outline {
 /// path stays unambiguous.
 pub(crate) fn join(parent: &str, key: &str) -> String {
     let plain = !key.is_empty()
-        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    let key = if plain { key.to_string() } else { format!("{key:?}") };
-    if parent.is_empty() { key } else { format!("{parent}.{key}") }
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    let key = if plain {
+        key.to_string()
+    } else {
+        format!("{key:?}")
+    };
+    if parent.is_empty() {
+        key
+    } else {
+        format!("{parent}.{key}")
+    }
 }
 
 fn is_prefix_path(prefix: &str, path: &str) -> bool {
@@ -240,5 +261,7 @@ fn is_prefix_path(prefix: &str, path: &str) -> bool {
         return true;
     }
     path == prefix
-        || path.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
+        || path
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.starts_with('.') || rest.starts_with('['))
 }

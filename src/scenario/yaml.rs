@@ -46,23 +46,38 @@ pub(crate) fn text_problem(bytes: &[u8], file: &Path) -> Option<LoadError> {
     let at = |offset: usize, reason: &str| {
         let (line, column) = line_col(bytes, offset);
         LoadError {
-            location: Location { file: file.to_path_buf(), line, column },
+            location: Location {
+                file: file.to_path_buf(),
+                line,
+                column,
+            },
             field: String::new(),
-            kind: LoadErrorKind::NotText { reason: reason.to_string() },
+            kind: LoadErrorKind::NotText {
+                reason: reason.to_string(),
+            },
             hint: Some("scenario files are UTF-8 YAML text".to_string()),
         }
     };
     if let Err(e) = std::str::from_utf8(bytes) {
         return Some(at(e.valid_up_to(), "invalid UTF-8"));
     }
-    bytes.iter().position(|&b| b == 0).map(|offset| at(offset, "contains NUL bytes"))
+    bytes
+        .iter()
+        .position(|&b| b == 0)
+        .map(|offset| at(offset, "contains NUL bytes"))
 }
 
 fn line_col(bytes: &[u8], offset: usize) -> (usize, usize) {
     let before = &bytes[..offset.min(bytes.len())];
     let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-    let line_start = before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-    let column = String::from_utf8_lossy(&before[line_start..]).chars().count() + 1;
+    let line_start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let column = String::from_utf8_lossy(&before[line_start..])
+        .chars()
+        .count()
+        + 1;
     (line, column)
 }
 
@@ -78,7 +93,12 @@ pub(crate) fn convert_error(
     let error = original(error);
     let (line, column) = error
         .location()
-        .map(|l| (usize::try_from(l.line()).unwrap_or(0), usize::try_from(l.column()).unwrap_or(0)))
+        .map(|l| {
+            (
+                usize::try_from(l.line()).unwrap_or(0),
+                usize::try_from(l.column()).unwrap_or(0),
+            )
+        })
         .unwrap_or((0, 0));
     let path_in = |innermost| {
         outline
@@ -89,7 +109,9 @@ pub(crate) fn convert_error(
     let path_at = || path_in(true);
     let mut hint = None;
     let (field, kind) = match error {
-        YamlError::SerdeUnknownField { field, expected, .. } => {
+        YamlError::SerdeUnknownField {
+            field, expected, ..
+        } => {
             hint = Some(match closest(field, expected.iter().copied()) {
                 Some(best) => format!("did you mean `{best}`?"),
                 None => format!("expected one of: {}", expected.join(", ")),
@@ -107,20 +129,37 @@ pub(crate) fn convert_error(
                 .and_then(|o| o.map_at(line, column))
                 .map(|e| e.path.clone())
                 .unwrap_or_default();
-            (path, LoadErrorKind::MissingKey { key: (*field).to_string() })
-        }
-        YamlError::SerdeUnknownVariant { variant, expected, .. } => {
-            hint = closest(variant, expected.iter().copied()).map(|best| format!("did you mean `{best}`?"));
             (
-                path_at(),
-                LoadErrorKind::Structure {
-                    message: format!("unknown value `{variant}`, expected one of: {}", expected.join(", ")),
+                path,
+                LoadErrorKind::MissingKey {
+                    key: (*field).to_string(),
                 },
             )
         }
-        YamlError::SerdeInvalidType { unexpected, expected, .. } => (
+        YamlError::SerdeUnknownVariant {
+            variant, expected, ..
+        } => {
+            hint = closest(variant, expected.iter().copied())
+                .map(|best| format!("did you mean `{best}`?"));
+            (
+                path_at(),
+                LoadErrorKind::Structure {
+                    message: format!(
+                        "unknown value `{variant}`, expected one of: {}",
+                        expected.join(", ")
+                    ),
+                },
+            )
+        }
+        YamlError::SerdeInvalidType {
+            unexpected,
+            expected,
+            ..
+        } => (
             path_in(false),
-            LoadErrorKind::Structure { message: format!("expected {expected}, found {unexpected}") },
+            LoadErrorKind::Structure {
+                message: format!("expected {expected}, found {unexpected}"),
+            },
         ),
         YamlError::Unexpected { expected, .. } if outline.is_some() => {
             let expected = match *expected {
@@ -129,7 +168,12 @@ pub(crate) fn convert_error(
                 "string scalar" => "a string",
                 other => other,
             };
-            (path_in(false), LoadErrorKind::Structure { message: format!("expected {expected}") })
+            (
+                path_in(false),
+                LoadErrorKind::Structure {
+                    message: format!("expected {expected}"),
+                },
+            )
         }
         YamlError::DuplicateMappingKey { key, .. } => (
             path_at(),
@@ -141,40 +185,99 @@ pub(crate) fn convert_error(
             },
         ),
         YamlError::InvalidBooleanStrict { .. } => {
-            hint = Some("write `true` or `false`; `yes`, `no`, `on` and `off` are strings".to_string());
-            (path_at(), LoadErrorKind::Structure { message: "expected a boolean".to_string() })
+            hint = Some(
+                "write `true` or `false`; `yes`, `no`, `on` and `off` are strings".to_string(),
+            );
+            (
+                path_at(),
+                LoadErrorKind::Structure {
+                    message: "expected a boolean".to_string(),
+                },
+            )
         }
         YamlError::NullIntoString { .. } => {
             hint = Some("give it a value, or quote an empty string: \"\"".to_string());
-            (path_at(), LoadErrorKind::Structure { message: "expected a string, found nothing".to_string() })
+            (
+                path_at(),
+                LoadErrorKind::Structure {
+                    message: "expected a string, found nothing".to_string(),
+                },
+            )
         }
-        YamlError::Budget { breach: BudgetBreach::Depth { .. }, .. } => {
-            hint = Some("kspy reads scenarios and manifests, which never need that much nesting".to_string());
-            (String::new(), LoadErrorKind::Limit { message: format!("nested deeper than {MAX_DEPTH} levels") })
+        YamlError::Budget {
+            breach: BudgetBreach::Depth { .. },
+            ..
+        } => {
+            hint = Some(
+                "kspy reads scenarios and manifests, which never need that much nesting"
+                    .to_string(),
+            );
+            (
+                String::new(),
+                LoadErrorKind::Limit {
+                    message: format!("nested deeper than {MAX_DEPTH} levels"),
+                },
+            )
         }
         YamlError::AliasReplayLimitExceeded { .. }
         | YamlError::AliasExpansionLimitExceeded { .. }
         | YamlError::AliasReplayStackDepthExceeded { .. }
         | YamlError::AliasReplayCounterOverflow { .. } => {
-            hint = Some("an alias bomb (\"billion laughs\")? use fewer aliases, or write the values out".to_string());
-            (String::new(), LoadErrorKind::Limit { message: "aliases expand to too many nodes".to_string() })
+            hint = Some(
+                "an alias bomb (\"billion laughs\")? use fewer aliases, or write the values out"
+                    .to_string(),
+            );
+            (
+                String::new(),
+                LoadErrorKind::Limit {
+                    message: "aliases expand to too many nodes".to_string(),
+                },
+            )
         }
         YamlError::Budget { .. } => {
             hint = Some(format!(
                 "kspy refuses YAML that expands past its budgets (alias bombs, files over {} MiB)",
                 MAX_FILE_BYTES / (1024 * 1024)
             ));
-            (String::new(), LoadErrorKind::Limit { message: message(error) })
+            (
+                String::new(),
+                LoadErrorKind::Limit {
+                    message: message(error),
+                },
+            )
         }
         _ if outline.is_none() => {
-            if source.lines().nth(line.saturating_sub(1)).is_some_and(|l| l.contains('\t')) {
+            if source
+                .lines()
+                .nth(line.saturating_sub(1))
+                .is_some_and(|l| l.contains('\t'))
+            {
                 hint = Some("YAML does not allow tabs for indentation; use spaces".to_string());
             }
-            (String::new(), LoadErrorKind::Syntax { message: message(error) })
+            (
+                String::new(),
+                LoadErrorKind::Syntax {
+                    message: message(error),
+                },
+            )
         }
-        _ => (path_at(), LoadErrorKind::Structure { message: message(error) }),
+        _ => (
+            path_at(),
+            LoadErrorKind::Structure {
+                message: message(error),
+            },
+        ),
     };
-    LoadError { location: Location { file: file.to_path_buf(), line, column }, field, kind, hint }
+    LoadError {
+        location: Location {
+            file: file.to_path_buf(),
+            line,
+            column,
+        },
+        field,
+        kind,
+        hint,
+    }
 }
 
 /// The error itself, without snippet or alias wrappers.
@@ -189,7 +292,9 @@ fn original(error: &YamlError) -> &YamlError {
 /// The message without its location suffix, on one line.
 fn message(error: &YamlError) -> String {
     let text = UserMessageFormatter.format_message(error);
-    text.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 #[cfg(test)]
