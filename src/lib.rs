@@ -3,4 +3,5 @@
 
 pub mod cluster;
 pub mod expect;
+pub mod runner;
 pub mod scenario;
