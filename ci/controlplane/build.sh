@@ -5,6 +5,8 @@
 #           multicall binary (k8s.io/kubernetes, see kube/go.mod)
 #   etcd  - etcd's server (go.etcd.io/etcd/server/v3, see etcd/go.mod)
 #   kwok  - the kubelet simulator (sigs.k8s.io/kwok, see kwok/go.mod)
+#   nodeagent - the Pod side of the simulated kubelet (kwok/nodeagent, same
+#           module as kwok so it shares its client-go)
 #
 # The binaries go to a cache directory keyed by the pinned versions and a hash
 # of the module files, so a second run with the cache present only prints the
@@ -25,7 +27,7 @@ etcd_version=$(module_version "$here/etcd/go.mod" go.etcd.io/etcd/server/v3)
 kwok_version=$(module_version "$here/kwok/go.mod" sigs.k8s.io/kwok)
 # Any edit to a module (a bumped dependency, a changed main.go) must give a
 # new cache key, or a stale binary would be reused.
-module_hash=$(cat "$here"/{kube,etcd,kwok}/go.{mod,sum} "$here"/{kube,etcd}/main.go | sha256sum | cut -c1-12)
+module_hash=$(cat "$here"/{kube,etcd,kwok}/go.{mod,sum} "$here"/{kube,etcd}/main.go "$here"/kwok/nodeagent/*.go | sha256sum | cut -c1-12)
 key="kubernetes-${kube_version}_etcd-${etcd_version}_kwok-${kwok_version}_${module_hash}"
 bin="$cache_root/$key/bin"
 
@@ -49,5 +51,6 @@ build() { # build <name> <module dir> <package>
 mkdir -p "$bin"
 build etcd "$here/etcd" .
 build kwok "$here/kwok" sigs.k8s.io/kwok/cmd/kwok
+build nodeagent "$here/kwok" ./nodeagent
 build kube "$here/kube" .
 echo "$bin"
