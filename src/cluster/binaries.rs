@@ -12,6 +12,8 @@ pub struct Binaries {
     pub kube: PathBuf,
     pub etcd: PathBuf,
     pub kwok: PathBuf,
+    /// The Pod side of the simulated kubelet (ci/controlplane/kwok/nodeagent).
+    pub nodeagent: PathBuf,
 }
 
 /// The `ci/controlplane` directory: `KSPY_CONTROLPLANE_DIR`, or the one of
@@ -24,11 +26,11 @@ pub fn controlplane_dir() -> PathBuf {
 
 impl Binaries {
     fn in_dir(bin: &Path) -> Binaries {
-        Binaries { kube: bin.join("kube"), etcd: bin.join("etcd"), kwok: bin.join("kwok") }
+        Binaries { kube: bin.join("kube"), etcd: bin.join("etcd"), kwok: bin.join("kwok"), nodeagent: bin.join("nodeagent") }
     }
 
     fn all_present(&self) -> bool {
-        [&self.kube, &self.etcd, &self.kwok].iter().all(|p| p.is_file())
+        [&self.kube, &self.etcd, &self.kwok, &self.nodeagent].iter().all(|p| p.is_file())
     }
 
     /// Returns the cached binaries, building them first if any is missing.

@@ -67,9 +67,9 @@ pub struct RunningCluster {
     pub server: String,
 }
 
-/// Starts etcd, kube-apiserver, kube-controller-manager, kube-scheduler and
-/// kwok, creates the simulated nodes, and returns once the cluster can run
-/// Pods. On any failure every process started so far is stopped.
+/// Starts etcd, kube-apiserver, kube-controller-manager, kube-scheduler,
+/// kwok and the node agent, creates the simulated nodes, and returns once the
+/// cluster can run Pods. On any failure every process started so far is stopped.
 pub async fn up(options: &UpOptions, progress: impl Fn(&str)) -> Result<RunningCluster, ClusterError> {
     let dir = &options.dir;
     if let Some(state) = ClusterState::load(dir)? {
@@ -246,6 +246,19 @@ impl Starter {
             format!("--manage-nodes-with-annotation-selector={}={}", NODE_ANNOTATION.0, NODE_ANNOTATION.1),
             format!("--server-address=127.0.0.1:{kwok_port}"),
             format!("--cidr={CLUSTER_CIDR}"),
+            // Without it the node's InternalIP is "" and no Pod can get a
+            // hostIP; this is the address kind gives its first node.
+            "--node-ip=172.18.0.2".into(),
+        ])?;
+        // kwok keeps the nodes alive; the node agent is the kubelet's Pod side
+        // (statuses, Events, image pulls, volumes): see docs/simulated-kubelet.md.
+        let catalogue_path = dir.join("images.txt");
+        std::fs::write(&catalogue_path, images.join("\n") + "\n").map_err(|e| ClusterError::io(&catalogue_path, e))?;
+        self.spawn("nodeagent", self.binaries.nodeagent.clone(), None, vec![
+            format!("--kubeconfig={}", kwok_kubeconfig.display()),
+            format!("--images={}", catalogue_path.display()),
+            format!("--creating-delay={}ms", options.creating_delay.as_millis()),
+            format!("--node-annotation={}={}", NODE_ANNOTATION.0, NODE_ANNOTATION.1),
         ])?;
 
         progress("creating the simulated node");
