@@ -96,7 +96,10 @@ async fn run_up(args: UpArgs) -> Result<(), cluster::ClusterError> {
     options.extra_images = args.images;
     options.nodes = args.nodes.max(1);
     let started = Instant::now();
-    let running = cluster::up(&options, |message| eprintln!("kspy cluster: {message}")).await?;
+    let running = cluster::up(&options, |message| {
+        eprintln!("kspy cluster: [{:>5.1}s] {message}", started.elapsed().as_secs_f64())
+    })
+    .await?;
     eprintln!(
         "kspy cluster: ready in {:.1}s (API server {}, logs in {})",
         started.elapsed().as_secs_f64(),

@@ -191,6 +191,7 @@ impl Starter {
             "--profiling=false".into(),
         ])?;
         let client = kubeconfig::client(&admin).await?;
+        progress("waiting for kube-apiserver /readyz");
         self.wait_until("kube-apiserver /readyz", || {
             let client = client.clone();
             async move {
@@ -200,7 +201,9 @@ impl Starter {
         })
         .await?;
 
-        progress("starting kube-controller-manager, kube-scheduler and kwok");
+        // Not earlier: they read RBAC-protected objects at start, and exit
+        // if the API server has not finished bootstrapping its roles.
+        progress("starting kube-controller-manager, kube-scheduler, kwok and the node agent");
         let cm_config = kubeconfig::write(&dir.join("controller-manager.kubeconfig"), &self.server, &pki, "controller-manager")?;
         self.spawn("kube-controller-manager", self.binaries.kube.clone(), Some(controller_manager), vec![
             "controller-manager".into(),
@@ -218,6 +221,10 @@ impl Starter {
             "--node-cidr-mask-size=24".into(),
             format!("--service-cluster-ip-range={SERVICE_CIDR}"),
             "--controllers=*".into(),
+            // The default client rate limit (20 qps) makes starting every
+            // controller take seconds; a local cluster has no one to protect.
+            "--kube-api-qps=200".into(),
+            "--kube-api-burst=400".into(),
         ])?;
         let sched_config = kubeconfig::write(&dir.join("scheduler.kubeconfig"), &self.server, &pki, "scheduler")?;
         self.spawn("kube-scheduler", self.binaries.kube.clone(), Some(scheduler), vec![
@@ -281,6 +288,7 @@ impl Starter {
             }
         })
         .await?;
+        progress("waiting for the default ServiceAccount");
         let service_accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), "default");
         self.wait_until("the default ServiceAccount", || {
             let service_accounts = service_accounts.clone();
