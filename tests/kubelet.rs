@@ -42,6 +42,8 @@ fn main() {
         case!(pods::nginx_goes_through_the_four_states),
         case!(pods::graceful_deletion_ends_with_the_pod_gone),
         case!(pods::init_containers_complete_in_order_before_the_app),
+        case!(pods::readiness_probe_shows_running_before_ready),
+        case!(pods::sidecar_runs_beside_the_app_until_it_ends),
         case!(failures::unknown_image_alternates_err_image_pull_and_back_off),
         case!(failures::missing_configmap_blocks_until_created),
         case!(failures::missing_secret_blocks_and_optional_volumes_do_not),
@@ -52,6 +54,7 @@ fn main() {
         case!(controllers::job_failing_past_backoff_limit_fails),
         case!(controllers::job_succeeding_completes),
         case!(controllers::service_endpoints_follow_ready_labelled_pods),
+        case!(controllers::node_lease_is_renewed),
     ];
     let listing = args.list;
     let cluster = if listing { None } else { Some(TestCluster::start()) };

@@ -27,9 +27,14 @@ pub fn render(stages_dir: &Path, images: &[String], creating_delay: Duration) ->
         "[{}]",
         images.iter().map(|i| serde_json::Value::String(i.clone()).to_string()).collect::<Vec<_>>().join(", ")
     );
+    // kwok's defaults are not applied to a config file's options, so the node
+    // Lease (the heartbeat the node lifecycle controller reads) is switched on
+    // here; without it the node turns NotReady every ~50s and the controller
+    // marks every Pod on it not Ready.
     let mut out = String::from(
         "apiVersion: config.kwok.x-k8s.io/v1alpha1\nkind: KwokConfiguration\noptions:\n  enableCNI: false\n  \
-         podPlayStageParallelism: 16\n  nodePlayStageParallelism: 4\n",
+         podPlayStageParallelism: 16\n  nodePlayStageParallelism: 4\n  \
+         nodeLeaseDurationSeconds: 40\n  nodeLeaseParallelism: 4\n",
     );
     for file in files {
         let text = std::fs::read_to_string(&file).map_err(|e| ClusterError::io(&file, e))?;

@@ -137,3 +137,26 @@ pub async fn service_endpoints_follow_ready_labelled_pods(client: Client) -> Res
     })
     .await
 }
+
+/// kwok renews the node's Lease, so the node lifecycle controller never
+/// sees a stale node and never marks its Pods not Ready behind the
+/// kubelet's back.
+pub async fn node_lease_is_renewed(client: Client) -> Result<()> {
+    use k8s_openapi::api::coordination::v1::Lease;
+    let leases: Api<Lease> = Api::namespaced(client, "kube-node-lease");
+    let renewed = |l: &Lease| l.spec.as_ref().and_then(|s| s.renew_time.clone()).map(|t| t.0);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let mut first = None;
+    loop {
+        if let Some(lease) = leases.get_opt("kspy-node-0").await? {
+            ensure!(lease.spec.as_ref().and_then(|s| s.lease_duration_seconds) == Some(40), "lease duration 40s: {lease:?}");
+            match (&first, renewed(&lease)) {
+                (None, now) => first = Some(now),
+                (Some(before), now) if *before != now => return Ok(()),
+                _ => {}
+            }
+        }
+        ensure!(tokio::time::Instant::now() < deadline, "the node Lease was not renewed within 60s (first renewTime {first:?})");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}

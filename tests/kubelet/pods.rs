@@ -139,3 +139,42 @@ pub async fn init_containers_complete_in_order_before_the_app(client: Client) ->
     })
     .await
 }
+
+pub async fn readiness_probe_shows_running_before_ready(client: Client) -> Result<()> {
+    in_namespace(&client, "probe", |ns| async move {
+        let spec = json!({"containers": [{
+            "name": "nginx", "image": "nginx:1.27",
+            "readinessProbe": {"httpGet": {"path": "/", "port": 80}, "initialDelaySeconds": 2},
+        }]});
+        let seen = ns.watch_pod("probed", spec, LONG, |s| condition(s, "Ready") == "True").await?;
+        let running = expect_from(&seen, 0, "Running, not ready yet", |s| {
+            phase(s) == "Running" && container(s, "nginx").is_some_and(|c| c["ready"] == false && c["started"] == true)
+        })?;
+        ensure!(condition(&seen[running], "ContainersReady") == "False", "ContainersReady waits for the probe");
+        let ready = expect_from(&seen, running + 1, "ready", |s| container(s, "nginx").is_some_and(|c| c["ready"] == true))?;
+        let started = |i: usize| container(&seen[i], "nginx").map(|c| c["state"]["running"]["startedAt"].clone()).unwrap_or_default();
+        ensure!(started(running) == started(ready), "same container, now ready");
+        Ok(())
+    })
+    .await
+}
+
+pub async fn sidecar_runs_beside_the_app_until_it_ends(client: Client) -> Result<()> {
+    in_namespace(&client, "sidecar", |ns| async move {
+        let spec = json!({
+            "restartPolicy": "Never",
+            "initContainers": [{"name": "proxy", "image": "nginx:1.27", "restartPolicy": "Always"}],
+            "containers": [{"name": "main", "image": "busybox:1.36", "command": ["sleep", "2"]}],
+        });
+        let seen = ns.watch_pod("sidecar", spec, LONG, |s| phase(s) == "Succeeded" || phase(s) == "Failed").await?;
+        let both = expect_from(&seen, 0, "sidecar and app running together", |s| {
+            ["proxy", "main"].iter().all(|n| container(s, n).is_some_and(|c| c["state"]["running"].is_object()))
+        })?;
+        ensure!(condition(&seen[both], "Initialized") == "True", "a started sidecar completes initialisation");
+        let last = seen.last().expect("snapshots");
+        ensure!(phase(last) == "Succeeded", "the app's exit decides the phase:\n{}", summary(&seen));
+        ensure!(reason_of(last, "proxy") == "Completed", "the sidecar is stopped at the end: {last:#}");
+        Ok(())
+    })
+    .await
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log"
+	"strconv"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -18,9 +19,10 @@ func (w *worker) write() bool {
 	for attempt := 0; attempt < 10 && w.ctx.Err() == nil; attempt++ {
 		pod := w.pod().DeepCopy()
 		pod.Status = w.status(pod, metav1.Now())
-		_, err := w.a.client.CoreV1().Pods(pod.Namespace).UpdateStatus(w.ctx, pod, metav1.UpdateOptions{})
+		written, err := w.a.client.CoreV1().Pods(pod.Namespace).UpdateStatus(w.ctx, pod, metav1.UpdateOptions{})
 		switch {
 		case err == nil:
+			w.writtenRV, _ = strconv.ParseInt(written.ResourceVersion, 10, 64)
 			return true
 		case apierrors.IsNotFound(err):
 			return false
@@ -37,6 +39,34 @@ func (w *worker) write() bool {
 		default:
 			log.Printf("pod %s/%s: status update: %v", pod.Namespace, pod.Name, err)
 			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	return false
+}
+
+// drifted reports whether a version of the Pod newer than the last status
+// written here disagrees with the kubelet-owned conditions or the phase.
+func (w *worker) drifted() bool {
+	pod := w.pod()
+	rv, err := strconv.ParseInt(pod.ResourceVersion, 10, 64)
+	if w.writtenRV == 0 || err != nil || rv <= w.writtenRV || pod.DeletionTimestamp != nil {
+		return false
+	}
+	if pod.Status.Phase != w.phase() {
+		return true
+	}
+	for _, want := range w.conditions(pod, pod.Status.Phase, metav1.Now()) {
+		found := false
+		for _, have := range pod.Status.Conditions {
+			if have.Type == want.Type {
+				found = true
+				if have.Status != want.Status || have.Reason != want.Reason {
+					return true
+				}
+			}
+		}
+		if !found {
+			return true
 		}
 	}
 	return false
@@ -82,7 +112,10 @@ func (w *worker) conditions(pod *corev1.Pod, phase corev1.PodPhase, now metav1.T
 	initialized := corev1.PodCondition{Type: corev1.PodInitialized, Status: corev1.ConditionTrue}
 	var incomplete []string
 	for _, c := range w.inits {
-		if t := c.st.State.Terminated; t == nil || t.ExitCode != 0 {
+		if c.sidecar && c.st.Started != nil && *c.st.Started {
+			continue
+		}
+		if t := c.st.State.Terminated; (t == nil || t.ExitCode != 0) && !(c.sidecar && c.everRan) {
 			incomplete = append(incomplete, c.spec.Name)
 		}
 	}
@@ -92,6 +125,11 @@ func (w *worker) conditions(pod *corev1.Pod, phase corev1.PodPhase, now metav1.T
 	}
 	ready := corev1.PodCondition{Type: corev1.PodReady, Status: corev1.ConditionTrue}
 	var unready []string
+	for _, c := range w.inits {
+		if c.sidecar && !c.st.Ready {
+			unready = append(unready, c.spec.Name)
+		}
+	}
 	for _, c := range w.mains {
 		if !c.st.Ready {
 			unready = append(unready, c.spec.Name)
@@ -138,7 +176,7 @@ func (w *worker) phase() corev1.PodPhase {
 	policy := w.pod().Spec.RestartPolicy
 	for _, c := range w.inits {
 		t := c.st.State.Terminated
-		if t != nil && t.ExitCode == 0 {
+		if (t != nil && t.ExitCode == 0) || (c.sidecar && c.everRan) {
 			continue
 		}
 		if (t != nil && policy == corev1.RestartPolicyNever) || w.deleting {

@@ -29,7 +29,8 @@ type worker struct {
 	sandboxGone    bool // torn down after the Pod finished
 	deleting       bool
 	inits, mains   []*ctr
-	initIndex      int // the init container running now; len(inits) once all completed
+	initIndex      int   // the init container running now; len(inits) once all completed
+	writtenRV      int64 // resourceVersion of the last status this worker wrote
 }
 
 type action int
@@ -58,6 +59,9 @@ type ctr struct {
 	restart  time.Time
 	lastTerm *corev1.ContainerStateTerminated
 	everRan  bool
+	sidecar  bool
+	// When the startup / readiness probe first passes (zero: none pending).
+	startupAt, readyAt time.Time
 }
 
 func newWorker(a *agent, pod *corev1.Pod) *worker {
@@ -125,6 +129,13 @@ func (w *worker) waitUntil(t time.Time) bool {
 			if timer != nil {
 				timer.Stop()
 			}
+			if w.drifted() {
+				// Someone else changed a condition the kubelet owns (the
+				// node lifecycle controller marks Pods not Ready when the
+				// node misses a heartbeat): a kubelet's next sync puts its
+				// own view back.
+				w.write()
+			}
 		}
 	}
 }
@@ -169,7 +180,7 @@ func (w *worker) lifecycle() {
 func newCtr(spec *corev1.Container, init bool, waiting string) *ctr {
 	started := false
 	return &ctr{
-		spec: spec, init: init, beh: behaviourOf(spec),
+		spec: spec, init: init, beh: behaviourOf(spec), sidecar: init && isSidecar(spec),
 		st: corev1.ContainerStatus{
 			Name: spec.Name, Image: spec.Image, Started: &started,
 			State:        corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: waiting}},
@@ -192,11 +203,13 @@ func (w *worker) loop() {
 				c.act = actNone
 				dirty = w.do(c, a, now) || dirty
 			}
+			dirty = c.probesDue(now) || dirty
 		}
 		dirty = w.advanceInit(now) || dirty
 		if dirty {
 			terminal := isTerminal(w.phase())
 			if terminal {
+				w.stopSidecars(now)
 				w.sandboxReady, w.sandboxGone = false, true
 			}
 			if !w.write() {
@@ -216,6 +229,9 @@ func (w *worker) loop() {
 			if c.act != actNone && (next.IsZero() || c.at.Before(next)) {
 				next = c.at
 			}
+			if p := c.nextProbe(); !p.IsZero() && (next.IsZero() || p.Before(next)) {
+				next = p
+			}
 		}
 		if w.waitUntil(next) {
 			w.terminate()
@@ -230,10 +246,31 @@ func (w *worker) loop() {
 // active lists the containers that can act now: the current init container,
 // or all app containers once initialisation is over.
 func (w *worker) active() []*ctr {
-	if w.initIndex < len(w.inits) {
-		return w.inits[w.initIndex : w.initIndex+1]
+	var out []*ctr
+	for _, c := range w.inits[:w.initIndex] {
+		if c.sidecar { // started sidecars keep running (and restarting)
+			out = append(out, c)
+		}
 	}
-	return w.mains
+	if w.initIndex < len(w.inits) {
+		return append(out, w.inits[w.initIndex])
+	}
+	return append(out, w.mains...)
+}
+
+// stopSidecars ends the sidecars once the app containers are done, as the
+// kubelet does before the Pod can finish.
+func (w *worker) stopSidecars(now time.Time) {
+	w.deleting = true // no restarts from here on
+	for _, c := range w.inits {
+		if c.sidecar && c.st.State.Running != nil {
+			code := int32(137)
+			if c.beh.handlesSIGTERM {
+				code = 0
+			}
+			w.exit(c, code, now)
+		}
+	}
 }
 
 // advanceInit moves on to the next init container (or the app containers)
@@ -243,7 +280,12 @@ func (w *worker) advanceInit(now time.Time) bool {
 		return false
 	}
 	c := w.inits[w.initIndex]
-	if t := c.st.State.Terminated; t == nil || t.ExitCode != 0 {
+	if c.sidecar {
+		// A sidecar lets the next container start once it has started.
+		if c.st.State.Running == nil || c.st.Started == nil || !*c.st.Started {
+			return false
+		}
+	} else if t := c.st.State.Terminated; t == nil || t.ExitCode != 0 {
 		return false
 	}
 	w.initIndex++
@@ -357,11 +399,7 @@ func (w *worker) finishStart(c *ctr, now time.Time) bool {
 	c.st.ImageID = imageID(image)
 	c.st.Image = normalise(image)
 	c.st.State = corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(now)}}
-	started := true
-	c.st.Started = &started
-	// Init containers are ready only once completed; probes are not
-	// simulated, so an app container is ready as soon as it runs.
-	c.st.Ready = !c.init
+	c.onStart(now)
 	if !c.beh.forever {
 		if c.beh.runFor == 0 {
 			// A command that exits at once is seen terminated, as on a real
@@ -388,7 +426,7 @@ func (w *worker) exit(c *ctr, code int32, now time.Time) {
 		ExitCode: code, Reason: reason, StartedAt: startedAt, FinishedAt: metav1.NewTime(now), ContainerID: c.st.ContainerID,
 	}
 	c.st.State = corev1.ContainerState{Terminated: c.lastTerm}
-	c.st.Ready = c.init && code == 0
+	c.st.Ready = c.init && !c.sidecar && code == 0
 	started := false
 	c.st.Started = &started
 	if w.deleting || !w.restarts(c, code) {
@@ -405,6 +443,9 @@ func (w *worker) exit(c *ctr, code int32, now time.Time) {
 }
 
 func (w *worker) restarts(c *ctr, code int32) bool {
+	if c.sidecar {
+		return true
+	}
 	switch w.pod().Spec.RestartPolicy {
 	case corev1.RestartPolicyNever:
 		return false
