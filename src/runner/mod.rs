@@ -2,6 +2,7 @@
 //! deadlines, cleanup and Ctrl-C. Emits [`RunEvent`]s; prints nothing.
 
 pub mod event;
+pub mod namespace;
 pub mod outcome;
 
 pub use event::{EventSink, RunEvent, RunEventKind};
