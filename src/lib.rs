@@ -3,5 +3,6 @@
 
 pub mod cluster;
 pub mod expect;
+pub mod report;
 pub mod runner;
 pub mod scenario;
