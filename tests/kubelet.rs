@@ -57,7 +57,11 @@ fn main() {
         case!(controllers::node_lease_is_renewed),
     ];
     let listing = args.list;
-    let cluster = if listing { None } else { Some(TestCluster::start()) };
+    let cluster = if listing {
+        None
+    } else {
+        Some(TestCluster::start())
+    };
     let runtime = Arc::new(tokio::runtime::Runtime::new().expect("a tokio runtime"));
     let client = cluster.as_ref().map(|c| {
         runtime

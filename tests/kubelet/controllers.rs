@@ -4,25 +4,36 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use anyhow::{anyhow, ensure, Result};
+use anyhow::{Result, anyhow, ensure};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 use kube::Client;
-use serde_json::{json, Value};
+use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
+use serde_json::{Value, json};
 
-use crate::ns::{in_namespace, Ns};
+use crate::ns::{Ns, in_namespace};
 use crate::support::watch::watch_until;
 
 const LONG: Duration = Duration::from_secs(180);
 
 fn job_condition<'a>(s: &'a Value, type_: &str) -> Option<&'a Value> {
-    s.pointer("/status/conditions").and_then(Value::as_array).and_then(|cs| cs.iter().find(|c| c["type"] == type_ && c["status"] == "True"))
+    s.pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .and_then(|cs| {
+            cs.iter()
+                .find(|c| c["type"] == type_ && c["status"] == "True")
+        })
 }
 
-async fn watch_job(ns: &Ns, name: &str, command: Value, backoff_limit: i32, done: &str) -> Result<Vec<Value>> {
+async fn watch_job(
+    ns: &Ns,
+    name: &str,
+    command: Value,
+    backoff_limit: i32,
+    done: &str,
+) -> Result<Vec<Value>> {
     let jobs: Api<Job> = ns.api();
     let job: Job = serde_json::from_value(json!({
         "metadata": {"name": name},
@@ -34,12 +45,25 @@ async fn watch_job(ns: &Ns, name: &str, command: Value, backoff_limit: i32, done
     let create = {
         let jobs = jobs.clone();
         async move {
-            jobs.create(&PostParams::default(), &job).await.expect("the Job is created");
+            jobs.create(&PostParams::default(), &job)
+                .await
+                .expect("the Job is created");
         }
     };
-    watch_until(&jobs, name, LONG, |s| job_condition(s, done).is_some(), create)
-        .await
-        .map_err(|seen| anyhow!("no {done} condition; last status: {:#}", seen.last().map(|s| s["status"].clone()).unwrap_or_default()))
+    watch_until(
+        &jobs,
+        name,
+        LONG,
+        |s| job_condition(s, done).is_some(),
+        create,
+    )
+    .await
+    .map_err(|seen| {
+        anyhow!(
+            "no {done} condition; last status: {:#}",
+            seen.last().map(|s| s["status"].clone()).unwrap_or_default()
+        )
+    })
 }
 
 pub async fn job_failing_past_backoff_limit_fails(client: Client) -> Result<()> {
@@ -47,9 +71,22 @@ pub async fn job_failing_past_backoff_limit_fails(client: Client) -> Result<()> 
         let seen = watch_job(&ns, "fails", json!(["sh", "-c", "exit 1"]), 1, "Failed").await?;
         let last = seen.last().expect("snapshots");
         let failed = job_condition(last, "Failed").expect("checked by the watch");
-        ensure!(failed["reason"] == "BackoffLimitExceeded" && failed["message"] == "Job has reached the specified backoff limit", "Failed: {failed}");
-        ensure!(job_condition(last, "FailureTarget").is_some_and(|c| c["reason"] == "BackoffLimitExceeded"), "FailureTarget first: {:#}", last["status"]);
-        ensure!(last["status"]["failed"] == 2, "two failed Pods (backoffLimit 1): {:#}", last["status"]);
+        ensure!(
+            failed["reason"] == "BackoffLimitExceeded"
+                && failed["message"] == "Job has reached the specified backoff limit",
+            "Failed: {failed}"
+        );
+        ensure!(
+            job_condition(last, "FailureTarget")
+                .is_some_and(|c| c["reason"] == "BackoffLimitExceeded"),
+            "FailureTarget first: {:#}",
+            last["status"]
+        );
+        ensure!(
+            last["status"]["failed"] == 2,
+            "two failed Pods (backoffLimit 1): {:#}",
+            last["status"]
+        );
         Ok(())
     })
     .await
@@ -60,8 +97,15 @@ pub async fn job_succeeding_completes(client: Client) -> Result<()> {
         let seen = watch_job(&ns, "succeeds", json!(["true"]), 6, "Complete").await?;
         let last = seen.last().expect("snapshots");
         let complete = job_condition(last, "Complete").expect("checked by the watch");
-        ensure!(complete["reason"] == "CompletionsReached", "Complete: {complete}");
-        ensure!(job_condition(last, "SuccessCriteriaMet").is_some(), "SuccessCriteriaMet: {:#}", last["status"]);
+        ensure!(
+            complete["reason"] == "CompletionsReached",
+            "Complete: {complete}"
+        );
+        ensure!(
+            job_condition(last, "SuccessCriteriaMet").is_some(),
+            "SuccessCriteriaMet: {:#}",
+            last["status"]
+        );
         ensure!(last["status"]["succeeded"] == 1, "one succeeded Pod");
         Ok(())
     })
@@ -70,7 +114,9 @@ pub async fn job_succeeding_completes(client: Client) -> Result<()> {
 
 /// The ready endpoint addresses of the Service's EndpointSlices.
 async fn ready_endpoints(slices: &Api<EndpointSlice>, service: &str) -> Result<BTreeSet<String>> {
-    let list = slices.list(&ListParams::default().labels(&format!("kubernetes.io/service-name={service}"))).await?;
+    let list = slices
+        .list(&ListParams::default().labels(&format!("kubernetes.io/service-name={service}")))
+        .await?;
     Ok(list
         .items
         .iter()
@@ -82,21 +128,32 @@ async fn ready_endpoints(slices: &Api<EndpointSlice>, service: &str) -> Result<B
 
 /// Polls until `check` holds for the ready endpoints (the controllers work
 /// asynchronously), failing with the last value after `LONG`.
-async fn until_endpoints(slices: &Api<EndpointSlice>, what: &str, check: impl Fn(&BTreeSet<String>) -> bool) -> Result<BTreeSet<String>> {
+async fn until_endpoints(
+    slices: &Api<EndpointSlice>,
+    what: &str,
+    check: impl Fn(&BTreeSet<String>) -> bool,
+) -> Result<BTreeSet<String>> {
     let deadline = tokio::time::Instant::now() + LONG;
     loop {
         let ready = ready_endpoints(slices, "web").await?;
         if check(&ready) {
             return Ok(ready);
         }
-        ensure!(tokio::time::Instant::now() < deadline, "{what}: ready endpoints stayed {ready:?}");
+        ensure!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: ready endpoints stayed {ready:?}"
+        );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
 
 async fn pod_ips(pods: &Api<Pod>, selector: &str) -> Result<BTreeSet<String>> {
     let list = pods.list(&ListParams::default().labels(selector)).await?;
-    Ok(list.items.iter().filter_map(|p| p.status.as_ref().and_then(|s| s.pod_ip.clone())).collect())
+    Ok(list
+        .items
+        .iter()
+        .filter_map(|p| p.status.as_ref().and_then(|s| s.pod_ip.clone()))
+        .collect())
 }
 
 pub async fn service_endpoints_follow_ready_labelled_pods(client: Client) -> Result<()> {
@@ -144,19 +201,30 @@ pub async fn service_endpoints_follow_ready_labelled_pods(client: Client) -> Res
 pub async fn node_lease_is_renewed(client: Client) -> Result<()> {
     use k8s_openapi::api::coordination::v1::Lease;
     let leases: Api<Lease> = Api::namespaced(client, "kube-node-lease");
-    let renewed = |l: &Lease| l.spec.as_ref().and_then(|s| s.renew_time.clone()).map(|t| t.0);
+    let renewed = |l: &Lease| {
+        l.spec
+            .as_ref()
+            .and_then(|s| s.renew_time.clone())
+            .map(|t| t.0)
+    };
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     let mut first = None;
     loop {
         if let Some(lease) = leases.get_opt("kspy-node-0").await? {
-            ensure!(lease.spec.as_ref().and_then(|s| s.lease_duration_seconds) == Some(40), "lease duration 40s: {lease:?}");
+            ensure!(
+                lease.spec.as_ref().and_then(|s| s.lease_duration_seconds) == Some(40),
+                "lease duration 40s: {lease:?}"
+            );
             match (&first, renewed(&lease)) {
                 (None, now) => first = Some(now),
                 (Some(before), now) if *before != now => return Ok(()),
                 _ => {}
             }
         }
-        ensure!(tokio::time::Instant::now() < deadline, "the node Lease was not renewed within 60s (first renewTime {first:?})");
+        ensure!(
+            tokio::time::Instant::now() < deadline,
+            "the node Lease was not renewed within 60s (first renewTime {first:?})"
+        );
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }

@@ -3,12 +3,14 @@
 
 use std::time::Duration;
 
-use anyhow::{ensure, Context, Result};
+use anyhow::{Context, Result, ensure};
 use chrono_free::seconds_between;
 use kube::Client;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
-use crate::ns::{condition_field, container, expect_from, in_namespace, phase, reason_of, summary, Ns};
+use crate::ns::{
+    Ns, condition_field, container, expect_from, in_namespace, phase, reason_of, summary,
+};
 use crate::support::watch::{condition, wait_for_event};
 
 const LONG: Duration = Duration::from_secs(120);
@@ -18,14 +20,18 @@ const LONG: Duration = Duration::from_secs(120);
 async fn run_to_end(ns: &Ns, name: &str, command: Value) -> Result<Value> {
     let spec = json!({"restartPolicy": "Never", "containers": [{"name": "main", "image": "busybox:1.36", "command": command}]});
     let seen = ns
-        .watch_pod(name, spec, LONG, |s| matches!(phase(s), "Succeeded" | "Failed"))
+        .watch_pod(name, spec, LONG, |s| {
+            matches!(phase(s), "Succeeded" | "Failed")
+        })
         .await
         .with_context(|| format!("{name} ends"))?;
     Ok(seen.last().cloned().unwrap_or_default())
 }
 
 fn terminated(s: &Value) -> Value {
-    container(s, "main").map(|c| c["state"]["terminated"].clone()).unwrap_or_default()
+    container(s, "main")
+        .map(|c| c["state"]["terminated"].clone())
+        .unwrap_or_default()
 }
 
 pub async fn commands_exit_with_their_codes(client: Client) -> Result<()> {
@@ -105,7 +111,8 @@ mod chrono_free {
 
     fn secs(t: &str) -> i64 {
         // 2026-01-02T03:04:05Z: only the time of day and day matter here.
-        let n = |r: std::ops::Range<usize>| t.get(r).and_then(|s| s.parse::<i64>().ok()).unwrap_or(0);
+        let n =
+            |r: std::ops::Range<usize>| t.get(r).and_then(|s| s.parse::<i64>().ok()).unwrap_or(0);
         n(8..10) * 86_400 + n(11..13) * 3_600 + n(14..16) * 60 + n(17..19)
     }
 }

@@ -3,11 +3,11 @@
 
 use std::time::Duration;
 
-use anyhow::{ensure, Context, Result};
+use anyhow::{Context, Result, ensure};
 use k8s_openapi::api::core::v1::{ConfigMap, Pod};
-use kube::api::{Api, PostParams};
 use kube::Client;
-use serde_json::{json, Value};
+use kube::api::{Api, PostParams};
+use serde_json::{Value, json};
 
 use crate::ns::{condition_field, container, expect_from, in_namespace, phase, reason_of, summary};
 use crate::support::watch::{condition, events_for, wait_for_event, watch_until};
@@ -97,22 +97,37 @@ pub async fn missing_configmap_blocks_until_created(client: Client) -> Result<()
 
 pub async fn missing_secret_blocks_and_optional_volumes_do_not(client: Client) -> Result<()> {
     in_namespace(&client, "nosecret", |ns| async move {
-        let optional = with_volume(json!({"name": "maybe", "configMap": {"name": "absent", "optional": true}}));
-        ns.watch_pod("optional", optional, LONG, |s| phase(s) == "Running").await.context("an optional volume does not block")?;
+        let optional = with_volume(
+            json!({"name": "maybe", "configMap": {"name": "absent", "optional": true}}),
+        );
+        ns.watch_pod("optional", optional, LONG, |s| phase(s) == "Running")
+            .await
+            .context("an optional volume does not block")?;
 
         let spec = with_volume(json!({"name": "creds", "secret": {"secretName": "app-creds"}}));
         let pods: Api<Pod> = ns.api();
-        let pod: Pod = serde_json::from_value(json!({"metadata": {"name": "secret"}, "spec": spec}))?;
+        let pod: Pod =
+            serde_json::from_value(json!({"metadata": {"name": "secret"}, "spec": spec}))?;
         pods.create(&PostParams::default(), &pod).await?;
         let events = wait_for_event(&ns.client, &ns.name, "secret", "FailedMount", LONG).await;
-        let mount = events.iter().find(|e| e.reason.as_deref() == Some("FailedMount")).context("a FailedMount event")?;
+        let mount = events
+            .iter()
+            .find(|e| e.reason.as_deref() == Some("FailedMount"))
+            .context("a FailedMount event")?;
         ensure!(
-            mount.message.as_deref() == Some("MountVolume.SetUp failed for volume \"creds\" : secret \"app-creds\" not found"),
+            mount.message.as_deref()
+                == Some(
+                    "MountVolume.SetUp failed for volume \"creds\" : secret \"app-creds\" not found"
+                ),
             "FailedMount message: {:?}",
             mount.message
         );
         let now = serde_json::to_value(pods.get("secret").await?)?;
-        ensure!(reason_of(&now, "app") == "ContainerCreating" && phase(&now) == "Pending", "stuck creating: {}", summary(&[now.clone()]));
+        ensure!(
+            reason_of(&now, "app") == "ContainerCreating" && phase(&now) == "Pending",
+            "stuck creating: {}",
+            summary(&[now.clone()])
+        );
         Ok(())
     })
     .await
@@ -120,14 +135,31 @@ pub async fn missing_secret_blocks_and_optional_volumes_do_not(client: Client) -
 
 pub async fn missing_pvc_is_unschedulable(client: Client) -> Result<()> {
     in_namespace(&client, "nopvc", |ns| async move {
-        let spec = with_volume(json!({"name": "data", "persistentVolumeClaim": {"claimName": "data"}}));
-        let seen = ns.watch_pod("pvc", spec, LONG, |s| condition(s, "PodScheduled") == "False").await?;
+        let spec =
+            with_volume(json!({"name": "data", "persistentVolumeClaim": {"claimName": "data"}}));
+        let seen = ns
+            .watch_pod("pvc", spec, LONG, |s| {
+                condition(s, "PodScheduled") == "False"
+            })
+            .await?;
         let s = seen.last().expect("a snapshot");
-        ensure!(condition_field(s, "PodScheduled", "reason") == "Unschedulable", "Unschedulable: {s:#}");
+        ensure!(
+            condition_field(s, "PodScheduled", "reason") == "Unschedulable",
+            "Unschedulable: {s:#}"
+        );
         let message = condition_field(s, "PodScheduled", "message");
-        ensure!(message.contains("persistentvolumeclaim \"data\" not found"), "message names the claim: {message}");
+        ensure!(
+            message.contains("persistentvolumeclaim \"data\" not found"),
+            "message names the claim: {message}"
+        );
         let events = wait_for_event(&ns.client, &ns.name, "pvc", "FailedScheduling", LONG).await;
-        ensure!(events.iter().any(|e| e.reason.as_deref() == Some("FailedScheduling") && e.type_.as_deref() == Some("Warning")), "FailedScheduling event");
+        ensure!(
+            events
+                .iter()
+                .any(|e| e.reason.as_deref() == Some("FailedScheduling")
+                    && e.type_.as_deref() == Some("Warning")),
+            "FailedScheduling event"
+        );
         Ok(())
     })
     .await

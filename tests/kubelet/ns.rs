@@ -2,11 +2,11 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use anyhow::{anyhow, bail, Result};
+use anyhow::{Result, anyhow, bail};
 use k8s_openapi::api::core::v1::{Namespace, Pod, ServiceAccount};
-use kube::api::{Api, DeleteParams, PostParams};
 use kube::Client;
-use serde_json::{json, Value};
+use kube::api::{Api, DeleteParams, PostParams};
+use serde_json::{Value, json};
 
 use crate::support::watch::{at, watch_until};
 
@@ -32,7 +32,10 @@ impl Ns {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        Ok(Ns { client: client.clone(), name })
+        Ok(Ns {
+            client: client.clone(),
+            name,
+        })
     }
 
     pub fn api<K>(&self) -> Api<K>
@@ -46,7 +49,9 @@ impl Ns {
     /// Deletes the namespace without waiting (its Pods may take a grace period).
     pub async fn delete(&self) {
         let namespaces: Api<Namespace> = Api::all(self.client.clone());
-        let _ = namespaces.delete(&self.name, &DeleteParams::default()).await;
+        let _ = namespaces
+            .delete(&self.name, &DeleteParams::default())
+            .await;
     }
 
     /// Creates a Pod from `spec` and returns every watch snapshot until `done`.
@@ -62,7 +67,9 @@ impl Ns {
         let create = {
             let pods = pods.clone();
             async move {
-                pods.create(&PostParams::default(), &pod).await.expect("the Pod is created");
+                pods.create(&PostParams::default(), &pod)
+                    .await
+                    .expect("the Pod is created");
             }
         };
         watch_until(&pods, name, timeout, done, create)
@@ -95,16 +102,44 @@ pub fn summary(seen: &[Value]) -> String {
             let conditions: Vec<String> = s
                 .pointer("/status/conditions")
                 .and_then(Value::as_array)
-                .map(|cs| cs.iter().map(|c| format!("{}={}", c["type"].as_str().unwrap_or(""), c["status"].as_str().unwrap_or(""))).collect())
+                .map(|cs| {
+                    cs.iter()
+                        .map(|c| {
+                            format!(
+                                "{}={}",
+                                c["type"].as_str().unwrap_or(""),
+                                c["status"].as_str().unwrap_or("")
+                            )
+                        })
+                        .collect()
+                })
                 .unwrap_or_default();
             let containers: Vec<String> = ["initContainerStatuses", "containerStatuses"]
                 .iter()
-                .flat_map(|k| s.pointer(&format!("/status/{k}")).and_then(Value::as_array).cloned().unwrap_or_default())
+                .flat_map(|k| {
+                    s.pointer(&format!("/status/{k}"))
+                        .and_then(Value::as_array)
+                        .cloned()
+                        .unwrap_or_default()
+                })
                 .map(|c| {
-                    let state = c["state"].as_object().and_then(|o| o.iter().next().map(|(k, v)| {
-                        format!("{k}:{}{}", v["reason"].as_str().unwrap_or(""), v.get("exitCode").map(|e| format!("({e})")).unwrap_or_default())
-                    }));
-                    format!("{}[{} r{}]", c["name"].as_str().unwrap_or(""), state.unwrap_or_default(), c["restartCount"])
+                    let state = c["state"].as_object().and_then(|o| {
+                        o.iter().next().map(|(k, v)| {
+                            format!(
+                                "{k}:{}{}",
+                                v["reason"].as_str().unwrap_or(""),
+                                v.get("exitCode")
+                                    .map(|e| format!("({e})"))
+                                    .unwrap_or_default()
+                            )
+                        })
+                    });
+                    format!(
+                        "{}[{} r{}]",
+                        c["name"].as_str().unwrap_or(""),
+                        state.unwrap_or_default(),
+                        c["restartCount"]
+                    )
                 })
                 .collect();
             format!(
@@ -142,18 +177,36 @@ pub fn container<'a>(s: &'a Value, name: &str) -> Option<&'a Value> {
 /// The waiting/terminated reason of container `name` ("" if running or absent).
 pub fn reason_of<'a>(s: &'a Value, name: &str) -> &'a str {
     container(s, name)
-        .and_then(|c| c["state"]["waiting"]["reason"].as_str().or(c["state"]["terminated"]["reason"].as_str()))
+        .and_then(|c| {
+            c["state"]["waiting"]["reason"]
+                .as_str()
+                .or(c["state"]["terminated"]["reason"].as_str())
+        })
         .unwrap_or("")
 }
 
 /// Index of the first snapshot at or after `from` that satisfies `pred`.
 pub fn find_from(seen: &[Value], from: usize, pred: impl Fn(&Value) -> bool) -> Option<usize> {
-    seen.iter().enumerate().skip(from).find(|(_, s)| pred(s)).map(|(i, _)| i)
+    seen.iter()
+        .enumerate()
+        .skip(from)
+        .find(|(_, s)| pred(s))
+        .map(|(i, _)| i)
 }
 
 /// Like `find_from`, failing with the snapshots when nothing matches.
-pub fn expect_from(seen: &[Value], from: usize, what: &str, pred: impl Fn(&Value) -> bool) -> Result<usize> {
-    find_from(seen, from, pred).ok_or_else(|| anyhow!("no snapshot after #{from} where {what}; saw:\n{}", summary(seen)))
+pub fn expect_from(
+    seen: &[Value],
+    from: usize,
+    what: &str,
+    pred: impl Fn(&Value) -> bool,
+) -> Result<usize> {
+    find_from(seen, from, pred).ok_or_else(|| {
+        anyhow!(
+            "no snapshot after #{from} where {what}; saw:\n{}",
+            summary(seen)
+        )
+    })
 }
 
 pub fn phase(s: &Value) -> &str {
