@@ -3,6 +3,9 @@
 
 pub mod cluster;
 pub mod expect;
+pub mod harness;
+pub mod kube;
 pub mod report;
 pub mod runner;
 pub mod scenario;
+pub mod spy;

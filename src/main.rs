@@ -28,6 +28,8 @@ enum Command {
     Validate(ValidateArgs),
     /// Print the JSON Schema (draft 2020-12) of the scenario format, for editors.
     Schema,
+    /// Run scenarios: apply, spy through the watch API, judge the sequences.
+    Run(cli::run::RunArgs),
     /// Start, stop or inspect the local control plane.
     Cluster(cli::cluster::ClusterArgs),
 }
@@ -45,6 +47,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Validate(args) => validate(&args),
         Command::Schema => schema(),
+        Command::Run(args) => cli::run::run(args),
         Command::Cluster(args) => cli::cluster::run(args),
     }
 }

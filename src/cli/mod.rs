@@ -2,3 +2,5 @@
 //! glue. Each turns library results into messages and an exit code.
 
 pub mod cluster;
+pub mod connect;
+pub mod run;

@@ -2,8 +2,13 @@
 //! deadlines, cleanup and Ctrl-C. Emits [`RunEvent`]s; prints nothing.
 
 pub mod event;
+mod execute;
 pub mod namespace;
 pub mod outcome;
+mod run;
+mod scenario_run;
+mod target;
 
 pub use event::{EventSink, RunEvent, RunEventKind};
 pub use outcome::*;
+pub use run::{Interrupt, RunOptions, Runner, select_scenarios};

@@ -1,0 +1,220 @@
+//! The runner: many scenarios, in parallel, with one event stream.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Semaphore, watch};
+
+use crate::kube::Cluster;
+use crate::scenario::Scenario;
+
+use super::event::{EventSink, RunEvent, RunEventKind};
+use super::namespace::new_run_id;
+use super::outcome::{RunSummary, ScenarioReport, ScenarioResult};
+use super::scenario_run::run_scenario;
+
+/// How long the end of a run waits for deleted namespaces to disappear.
+const NAMESPACE_DELETION_WAIT: Duration = Duration::from_secs(90);
+
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Scenarios run at once (`-j`); default the number of CPUs.
+    pub jobs: usize,
+    /// `-n`: run every scenario in this namespace instead of generated ones.
+    pub namespace: Option<String>,
+    /// Wait, at the end, until deleted namespaces are gone.
+    pub wait_for_cleanup: bool,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            jobs: std::thread::available_parallelism().map(usize::from).unwrap_or(2),
+            namespace: None,
+            wait_for_cleanup: true,
+        }
+    }
+}
+
+/// Stops a run from outside (Ctrl-C): scenarios end at once and clean up.
+#[derive(Clone)]
+pub struct Interrupt {
+    sender: Arc<watch::Sender<bool>>,
+}
+
+impl Default for Interrupt {
+    fn default() -> Self {
+        Interrupt { sender: Arc::new(watch::channel(false).0) }
+    }
+}
+
+impl Interrupt {
+    pub fn trigger(&self) {
+        self.sender.send_replace(true);
+    }
+    pub fn is_triggered(&self) -> bool {
+        *self.sender.borrow()
+    }
+    fn subscribe(&self) -> watch::Receiver<bool> {
+        self.sender.subscribe()
+    }
+}
+
+/// Runs scenarios against one cluster.
+///
+/// ```no_run
+/// # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+/// use kspy::kube::{Cluster, ConnectOptions};
+/// use kspy::runner::Runner;
+///
+/// let cluster = Cluster::connect(&ConnectOptions::default()).await?;
+/// let scenarios = kspy::scenario::load_file("scenarios/nginx-pod-lifecycle.yaml".as_ref())?;
+/// let report = Runner::new(cluster).run(&scenarios[0]).await;
+/// report.assert_passed();
+/// # Ok(())
+/// # }
+/// ```
+pub struct Runner {
+    cluster: Arc<Cluster>,
+    options: RunOptions,
+}
+
+impl Runner {
+    pub fn new(cluster: Cluster) -> Runner {
+        Runner { cluster: Arc::new(cluster), options: RunOptions::default() }
+    }
+
+    pub fn with_options(mut self, options: RunOptions) -> Runner {
+        self.options = options;
+        self
+    }
+
+    /// Runs one scenario and returns its report; nothing is printed.
+    pub async fn run(&self, scenario: &Scenario) -> ScenarioReport {
+        let sink: Arc<dyn EventSink> = Arc::new(|_: RunEvent| {});
+        let (report, leftovers) = run_scenario(
+            &self.cluster,
+            scenario,
+            self.options.namespace.as_deref(),
+            &new_run_id(),
+            Instant::now(),
+            &sink,
+            Interrupt::default().subscribe(),
+        )
+        .await;
+        if self.options.wait_for_cleanup {
+            self.wait_for_namespaces(&leftovers.deleting_namespaces).await;
+        }
+        report
+    }
+
+    /// Runs every scenario, `jobs` at a time, sending events to `sink`.
+    pub async fn run_all(&self, scenarios: Vec<Scenario>, sink: Arc<dyn EventSink>, interrupt: Interrupt) -> RunSummary {
+        let run_start = Instant::now();
+        let run_id = new_run_id();
+        sink.send(RunEvent { elapsed: Duration::ZERO, kind: RunEventKind::RunStarted { scenarios: scenarios.len() } });
+        let permits = Arc::new(Semaphore::new(self.options.jobs.max(1)));
+        let mut tasks = Vec::new();
+        for scenario in scenarios {
+            let permits = permits.clone();
+            let cluster = self.cluster.clone();
+            let sink = sink.clone();
+            let namespace = self.options.namespace.clone();
+            let run_id = run_id.clone();
+            let interrupt = interrupt.clone();
+            tasks.push(tokio::spawn(async move {
+                let Ok(_permit) = permits.acquire_owned().await else {
+                    return None;
+                };
+                if interrupt.is_triggered() {
+                    return None;
+                }
+                let (report, leftovers) =
+                    run_scenario(&cluster, &scenario, namespace.as_deref(), &run_id, run_start, &sink, interrupt.subscribe()).await;
+                sink.send(RunEvent {
+                    elapsed: run_start.elapsed(),
+                    kind: RunEventKind::ScenarioFinished { report: Box::new(report.clone()) },
+                });
+                Some((report.result, leftovers))
+            }));
+        }
+        let mut summary = RunSummary::default();
+        let mut deleting = Vec::new();
+        for task in tasks {
+            match task.await {
+                Ok(Some((result, leftovers))) => {
+                    summary.add(&result);
+                    deleting.extend(leftovers.deleting_namespaces);
+                }
+                Ok(None) => summary.skipped += 1,
+                Err(e) => {
+                    summary.add(&ScenarioResult::Error { message: format!("the scenario task failed: {e}") });
+                }
+            }
+        }
+        summary.interrupted = interrupt.is_triggered();
+        if summary.interrupted {
+            sink.send(RunEvent { elapsed: run_start.elapsed(), kind: RunEventKind::Interrupted { signal: "interrupt".to_string() } });
+        }
+        if self.options.wait_for_cleanup && !deleting.is_empty() {
+            let still_there = self.wait_for_namespaces(&deleting).await;
+            if !still_there.is_empty() {
+                sink.send(RunEvent {
+                    elapsed: run_start.elapsed(),
+                    kind: RunEventKind::Cleanup {
+                        scenario: String::new(),
+                        deleted: Vec::new(),
+                        left: still_there.iter().map(|n| format!("namespace {n} (still terminating)")).collect(),
+                        errors: Vec::new(),
+                    },
+                });
+            }
+        }
+        summary.duration = run_start.elapsed();
+        sink.send(RunEvent { elapsed: summary.duration, kind: RunEventKind::RunFinished { summary: summary.clone() } });
+        summary
+    }
+
+    /// Waits until the namespaces are gone; returns those still there.
+    async fn wait_for_namespaces(&self, namespaces: &[String]) -> Vec<String> {
+        let deadline = Instant::now() + NAMESPACE_DELETION_WAIT;
+        let mut remaining: Vec<String> = namespaces.to_vec();
+        while !remaining.is_empty() && Instant::now() < deadline {
+            let mut still = Vec::new();
+            for ns in remaining {
+                if self.cluster.namespace_exists(&ns).await.unwrap_or(true) {
+                    still.push(ns);
+                }
+            }
+            remaining = still;
+            if !remaining.is_empty() {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+        }
+        remaining
+    }
+}
+
+/// `--filter` (substring of the name) and `--partition K/N` (a stable slice:
+/// scenario i, in name order, belongs to slice i mod N + 1).
+pub fn select_scenarios(mut scenarios: Vec<Scenario>, filter: Option<&str>, partition: Option<(usize, usize)>) -> Vec<Scenario> {
+    scenarios.sort_by(|a, b| a.name.cmp(&b.name));
+    scenarios
+        .into_iter()
+        .filter(|s| filter.is_none_or(|f| s.name.contains(f)))
+        .enumerate()
+        .filter(|(i, _)| partition.is_none_or(|(k, n)| i % n == k - 1))
+        .map(|(_, s)| s)
+        .collect()
+}
+
+impl ScenarioReport {
+    /// Panics with the explanation unless the scenario passed: for `cargo test`.
+    pub fn assert_passed(&self) {
+        match &self.result {
+            ScenarioResult::Passed => {}
+            ScenarioResult::Failed { explanation } => panic!("scenario {} failed: {explanation}", self.name),
+            ScenarioResult::Error { message } => panic!("scenario {} could not run: {message}", self.name),
+        }
+    }
+}
