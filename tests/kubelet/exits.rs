@@ -87,7 +87,7 @@ pub async fn crash_loop_backs_off_with_growing_restarts(client: Client) -> Resul
         ensure!(phase(s) == "Running", "phase stays Running in CrashLoopBackOff");
         ensure!(restarts(s) >= 1, "restarted once before backing off");
         // The counts only grow.
-        let counts: Vec<i64> = seen.iter().map(|s| restarts(s)).collect();
+        let counts: Vec<i64> = seen.iter().map(restarts).collect();
         ensure!(counts.windows(2).all(|w| w[0] <= w[1]), "restartCount grows: {counts:?}\n{}", summary(&seen));
         let events = wait_for_event(&ns.client, &ns.name, "crash", "BackOff", LONG).await;
         let backoff = events.iter().find(|e| e.reason.as_deref() == Some("BackOff")).context("a BackOff event")?;

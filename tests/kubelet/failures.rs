@@ -126,7 +126,7 @@ pub async fn missing_secret_blocks_and_optional_volumes_do_not(client: Client) -
         ensure!(
             reason_of(&now, "app") == "ContainerCreating" && phase(&now) == "Pending",
             "stuck creating: {}",
-            summary(&[now.clone()])
+            summary(std::slice::from_ref(&now))
         );
         Ok(())
     })
