@@ -218,3 +218,47 @@ impl ScenarioReport {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scenarios(names: &[&str]) -> Vec<Scenario> {
+        names
+            .iter()
+            .map(|name| {
+                let yaml = format!(
+                    "apiVersion: kspy.dev/v1alpha1\nkind: Scenario\nmetadata:\n  name: {name}\nspec:\n  steps:\n  - sleep: 1s\n"
+                );
+                crate::scenario::load_str(&yaml, std::path::Path::new("inline.yaml")).expect("a valid scenario").remove(0)
+            })
+            .collect()
+    }
+
+    fn names(selected: &[Scenario]) -> Vec<&str> {
+        selected.iter().map(|s| s.name.as_str()).collect()
+    }
+
+    #[test]
+    fn partitions_are_stable_disjoint_and_complete() {
+        let all = ["e", "a", "d", "c", "b"];
+        let mut seen = Vec::new();
+        for k in 1..=2 {
+            let slice = select_scenarios(scenarios(&all), None, Some((k, 2)));
+            seen.extend(names(&slice).into_iter().map(str::to_string));
+        }
+        seen.sort();
+        assert_eq!(seen, ["a", "b", "c", "d", "e"]);
+        // The same slice whatever order the files were found in.
+        let first = select_scenarios(scenarios(&all), None, Some((1, 2)));
+        let reversed = select_scenarios(scenarios(&["b", "c", "d", "a", "e"]), None, Some((1, 2)));
+        assert_eq!(names(&first), names(&reversed));
+        assert_eq!(names(&first), ["a", "c", "e"]);
+    }
+
+    #[test]
+    fn filter_selects_by_name_substring_before_partitioning() {
+        let selected = select_scenarios(scenarios(&["bad-image-tag", "bad-image-tag-gate", "crash-loop"]), Some("bad-image"), None);
+        assert_eq!(names(&selected), ["bad-image-tag", "bad-image-tag-gate"]);
+    }
+}
