@@ -40,27 +40,40 @@ impl Cluster {
     /// forced: the scenario is the source of truth) into
     /// `default_namespace`, unless the manifest names its own namespace or
     /// its kind is cluster-scoped.
-    pub async fn apply(&self, manifest: &Value, default_namespace: &str) -> Result<AppliedObject, KubeError> {
-        let identity = Identity::of(manifest)?;
+    pub async fn apply(
+        &self,
+        manifest: &Value,
+        default_namespace: &str,
+    ) -> Result<AppliedObject, KubeError> {
+        let identity = Identity::of(manifest).map_err(|e| *e)?;
         let kind = self.resolve(&identity.kind_ref()).await?;
-        self.apply_resolved(manifest, &identity, kind, default_namespace).await
+        self.apply_resolved(manifest, &identity, kind, default_namespace)
+            .await
     }
 
     /// Applies every document of a file, in order; stops at the first
     /// failure. Kinds defined by a CRD earlier in the same batch are waited
     /// for (up to 30s) until discovery serves them.
-    pub async fn apply_all(&self, manifests: &[Value], default_namespace: &str) -> Result<Vec<AppliedObject>, KubeError> {
+    pub async fn apply_all(
+        &self,
+        manifests: &[Value],
+        default_namespace: &str,
+    ) -> Result<Vec<AppliedObject>, KubeError> {
         let mut applied = Vec::with_capacity(manifests.len());
         let mut defined_crds = false;
         for manifest in manifests.iter().filter(|m| !m.is_null()) {
-            let identity = Identity::of(manifest)?;
+            let identity = Identity::of(manifest).map_err(|e| *e)?;
             let kind = if defined_crds {
                 self.resolve_new_kind(&identity.kind_ref()).await?
             } else {
                 self.resolve(&identity.kind_ref()).await?
             };
-            defined_crds |= kind.resource.kind == "CustomResourceDefinition" && kind.resource.group == "apiextensions.k8s.io";
-            applied.push(self.apply_resolved(manifest, &identity, kind, default_namespace).await?);
+            defined_crds |= kind.resource.kind == "CustomResourceDefinition"
+                && kind.resource.group == "apiextensions.k8s.io";
+            applied.push(
+                self.apply_resolved(manifest, &identity, kind, default_namespace)
+                    .await?,
+            );
         }
         Ok(applied)
     }
@@ -84,11 +97,20 @@ impl Cluster {
         kind: ResolvedKind,
         default_namespace: &str,
     ) -> Result<AppliedObject, KubeError> {
-        let namespace = scoped(&kind, Some(identity.namespace.as_deref().unwrap_or(default_namespace)));
+        let namespace = scoped(
+            &kind,
+            Some(identity.namespace.as_deref().unwrap_or(default_namespace)),
+        );
         let api = self.api(&kind, namespace);
         let params = PatchParams::apply(FIELD_MANAGER).force();
         let (display, resource) = (kind.to_string(), kind.resource_name());
-        let subject = Subject { verb: "apply", kind: &display, resource: &resource, name: Some(&identity.name), namespace };
+        let subject = Subject {
+            verb: "apply",
+            kind: &display,
+            resource: &resource,
+            name: Some(&identity.name),
+            namespace,
+        };
         let stored = api
             .patch(&identity.name, &params, &Patch::Apply(manifest))
             .await
@@ -111,15 +133,28 @@ struct Identity {
 }
 
 impl Identity {
-    fn of(manifest: &Value) -> Result<Identity, KubeError> {
-        let text = |pointer: &str| manifest.pointer(pointer).and_then(Value::as_str).map(str::to_string);
+    fn of(manifest: &Value) -> Result<Identity, Box<KubeError>> {
+        let text = |pointer: &str| {
+            manifest
+                .pointer(pointer)
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        };
         let (kind, name) = (text("/kind"), text("/metadata/name"));
-        let invalid = |reason: &str| KubeError::InvalidManifest { kind: kind.clone(), name: name.clone(), reason: reason.to_string() };
+        let invalid = |reason: &str| {
+            Box::new(KubeError::InvalidManifest {
+                kind: kind.clone(),
+                name: name.clone(),
+                reason: reason.to_string(),
+            })
+        };
         if !manifest.is_object() {
             return Err(invalid("a manifest must be a mapping"));
         }
         let api_version = text("/apiVersion").ok_or_else(|| invalid("`apiVersion` is missing"))?;
-        let Some(kind_text) = kind.clone() else { return Err(invalid("`kind` is missing")) };
+        let Some(kind_text) = kind.clone() else {
+            return Err(invalid("`kind` is missing"));
+        };
         let Some(name_text) = name.clone() else {
             let reason = if text("/metadata/generateName").is_some() {
                 "`metadata.generateName` cannot be applied (server-side apply needs `metadata.name`)"
@@ -128,11 +163,19 @@ impl Identity {
             };
             return Err(invalid(reason));
         };
-        Ok(Identity { api_version, kind: kind_text, name: name_text, namespace: text("/metadata/namespace") })
+        Ok(Identity {
+            api_version,
+            kind: kind_text,
+            name: name_text,
+            namespace: text("/metadata/namespace"),
+        })
     }
 
     fn kind_ref(&self) -> KindRef {
-        KindRef { api_version: Some(self.api_version.clone()), kind: self.kind.clone() }
+        KindRef {
+            api_version: Some(self.api_version.clone()),
+            kind: self.kind.clone(),
+        }
     }
 }
 
@@ -143,13 +186,22 @@ mod tests {
     #[test]
     fn manifests_without_identity_are_refused_with_a_reason() {
         let cases = [
-            (serde_json::json!({"kind": "Pod", "metadata": {"name": "a"}}), "invalid manifest Pod/a: `apiVersion` is missing"),
-            (serde_json::json!({"apiVersion": "v1", "metadata": {"name": "a"}}), "invalid manifest a: `kind` is missing"),
+            (
+                serde_json::json!({"kind": "Pod", "metadata": {"name": "a"}}),
+                "invalid manifest Pod/a: `apiVersion` is missing",
+            ),
+            (
+                serde_json::json!({"apiVersion": "v1", "metadata": {"name": "a"}}),
+                "invalid manifest a: `kind` is missing",
+            ),
             (
                 serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"generateName": "a-"}}),
                 "invalid manifest Pod: `metadata.generateName` cannot be applied (server-side apply needs `metadata.name`)",
             ),
-            (serde_json::json!(["a"]), "invalid manifest: a manifest must be a mapping"),
+            (
+                serde_json::json!(["a"]),
+                "invalid manifest: a manifest must be a mapping",
+            ),
         ];
         for (manifest, expected) in cases {
             let error = Identity::of(&manifest).err().map(|e| e.to_string());

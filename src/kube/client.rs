@@ -9,9 +9,9 @@ use tokio::sync::RwLock;
 
 use crate::expect::KindRef;
 
+use super::KubeError;
 use super::discovery::{Catalog, ResolvedKind};
 use super::error::error_chain;
-use super::KubeError;
 
 /// Which cluster to talk to, as kubectl's `--kubeconfig` and `--context`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -35,7 +35,10 @@ pub struct Cluster {
 
 impl std::fmt::Debug for Cluster {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Cluster").field("server", &self.server).field("default_namespace", &self.default_namespace).finish()
+        f.debug_struct("Cluster")
+            .field("server", &self.server)
+            .field("default_namespace", &self.default_namespace)
+            .finish()
     }
 }
 
@@ -46,9 +49,11 @@ impl Cluster {
     pub async fn connect(options: &ConnectOptions) -> Result<Cluster, KubeError> {
         let config = load_config(options).await?;
         Cluster::from_config(config).await.map_err(|e| match e {
-            KubeError::Kubeconfig { message, .. } => {
-                KubeError::Kubeconfig { path: options.kubeconfig.clone(), context: options.context.clone(), message }
-            }
+            KubeError::Kubeconfig { message, .. } => KubeError::Kubeconfig {
+                path: options.kubeconfig.clone(),
+                context: options.context.clone(),
+                message,
+            },
             other => other,
         })
     }
@@ -56,8 +61,11 @@ impl Cluster {
     /// Connects with a ready-made configuration (and runs discovery).
     pub async fn from_config(config: kube::Config) -> Result<Cluster, KubeError> {
         let server = config.cluster_url.to_string();
-        let client = kube::Client::try_from(config)
-            .map_err(|e| KubeError::Kubeconfig { path: None, context: None, message: error_chain(&e) })?;
+        let client = kube::Client::try_from(config).map_err(|e| KubeError::Kubeconfig {
+            path: None,
+            context: None,
+            message: error_chain(&e),
+        })?;
         Cluster::with_client(client, server).await
     }
 
@@ -97,10 +105,14 @@ impl Cluster {
             return Ok(found);
         }
         self.refresh_discovery().await?;
-        self.catalog.read().await.find(kind).ok_or_else(|| KubeError::UnknownKind {
-            kind: kind.kind.clone(),
-            api_version: kind.api_version.clone(),
-        })
+        self.catalog
+            .read()
+            .await
+            .find(kind)
+            .ok_or_else(|| KubeError::UnknownKind {
+                kind: kind.kind.clone(),
+                api_version: kind.api_version.clone(),
+            })
     }
 
     /// Reruns discovery.
@@ -117,27 +129,40 @@ async fn load_config(options: &ConnectOptions) -> Result<kube::Config, KubeError
         context: options.context.clone(),
         message,
     };
-    let config_options = KubeConfigOptions { context: options.context.clone(), ..Default::default() };
+    let config_options = KubeConfigOptions {
+        context: options.context.clone(),
+        ..Default::default()
+    };
     match &options.kubeconfig {
         Some(path) => {
             let kubeconfig = Kubeconfig::read_from(path).map_err(|e| bad(error_chain(&e)))?;
-            kube::Config::from_custom_kubeconfig(kubeconfig, &config_options).await.map_err(|e| bad(error_chain(&e)))
+            kube::Config::from_custom_kubeconfig(kubeconfig, &config_options)
+                .await
+                .map_err(|e| bad(error_chain(&e)))
         }
         // `--context` only makes sense with a kubeconfig (KUBECONFIG or ~/.kube/config).
-        None if options.context.is_some() => {
-            kube::Config::from_kubeconfig(&config_options).await.map_err(|e| bad(error_chain(&e)))
-        }
+        None if options.context.is_some() => kube::Config::from_kubeconfig(&config_options)
+            .await
+            .map_err(|e| bad(error_chain(&e))),
         // kubectl's order: KUBECONFIG, ~/.kube/config, then in-cluster.
-        None => kube::Config::infer().await.map_err(|e| bad(error_chain(&e))),
+        None => kube::Config::infer()
+            .await
+            .map_err(|e| bad(error_chain(&e))),
     }
 }
 
 impl Cluster {
     /// An API for `kind`: in `namespace` if the kind is namespaced and one
     /// is given, across all namespaces otherwise.
-    pub fn api(&self, kind: &ResolvedKind, namespace: Option<&str>) -> kube::Api<kube::core::DynamicObject> {
+    pub fn api(
+        &self,
+        kind: &ResolvedKind,
+        namespace: Option<&str>,
+    ) -> kube::Api<kube::core::DynamicObject> {
         match namespace {
-            Some(ns) if kind.namespaced => kube::Api::namespaced_with(self.client.clone(), ns, &kind.resource),
+            Some(ns) if kind.namespaced => {
+                kube::Api::namespaced_with(self.client.clone(), ns, &kind.resource)
+            }
             _ => kube::Api::all_with(self.client.clone(), &kind.resource),
         }
     }

@@ -23,22 +23,39 @@ impl Cluster {
     ) -> Result<(), KubeError> {
         let namespace = scoped(kind, namespace);
         let (display, resource) = (kind.to_string(), kind.resource_name());
-        let subject = Subject { verb: "delete", kind: &display, resource: &resource, name: Some(name), namespace };
+        let subject = Subject {
+            verb: "delete",
+            kind: &display,
+            resource: &resource,
+            name: Some(name),
+            namespace,
+        };
         let api = self.api(kind, namespace);
-        let deleted = api.delete(name, &DeleteParams::background()).await.map_err(|e| KubeError::from_request(&subject, e))?;
+        let deleted = api
+            .delete(name, &DeleteParams::background())
+            .await
+            .map_err(|e| KubeError::from_request(&subject, e))?;
         if !wait {
             return Ok(());
         }
         // The answer is the object while finalizers hold it, a Status once gone.
         let uid = deleted.left().and_then(|o| o.metadata.uid);
         let Some(uid) = uid else { return Ok(()) };
-        let get = Subject { verb: "get", ..subject };
+        let get = Subject {
+            verb: "get",
+            ..subject
+        };
         let started = tokio::time::Instant::now();
         let mut pause = Duration::from_millis(50);
         loop {
-            let current = api.get_opt(name).await.map_err(|e| KubeError::from_request(&get, e))?;
+            let current = api
+                .get_opt(name)
+                .await
+                .map_err(|e| KubeError::from_request(&get, e))?;
             let finalizers = match current {
-                Some(object) if object.metadata.uid.as_deref() == Some(uid.as_str()) => object.metadata.finalizers.unwrap_or_default(),
+                Some(object) if object.metadata.uid.as_deref() == Some(uid.as_str()) => {
+                    object.metadata.finalizers.unwrap_or_default()
+                }
                 _ => return Ok(()),
             };
             if started.elapsed() >= timeout {

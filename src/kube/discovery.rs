@@ -12,8 +12,8 @@ use kube::discovery::ApiResource;
 
 use crate::expect::KindRef;
 
-use super::error::error_chain;
 use super::KubeError;
+use super::error::error_chain;
 
 /// A kind the cluster serves, as a request needs it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,7 +37,11 @@ impl fmt::Display for ResolvedKind {
 }
 
 fn with_group(name: &str, group: &str) -> String {
-    if group.is_empty() { name.to_string() } else { format!("{name}.{group}") }
+    if group.is_empty() {
+        name.to_string()
+    } else {
+        format!("{name}.{group}")
+    }
 }
 
 /// One resource of the catalog.
@@ -64,10 +68,16 @@ impl Catalog {
             Ok(catalog) => Ok(catalog),
             // Unreachable is unreachable either way; anything else may be a
             // server without aggregated discovery (before 1.26).
-            Err(e) if is_connection_error(&e) => Err(KubeError::Unreachable { server: server.to_string(), message: error_chain(&e) }),
+            Err(e) if is_connection_error(&e) => Err(KubeError::Unreachable {
+                server: server.to_string(),
+                message: error_chain(&e),
+            }),
             Err(_) => Self::load_per_group(client)
                 .await
-                .map_err(|e| KubeError::Discovery { server: server.to_string(), message: error_chain(&e) }),
+                .map_err(|e| KubeError::Discovery {
+                    server: server.to_string(),
+                    message: error_chain(&e),
+                }),
         }
     }
 
@@ -85,11 +95,19 @@ impl Catalog {
             let group_name = group.metadata.and_then(|m| m.name).unwrap_or_default();
             // Versions are listed in preference order.
             for version in group.versions {
-                let Some(version_name) = version.version else { continue };
+                let Some(version_name) = version.version else {
+                    continue;
+                };
                 for resource in version.resources {
                     let kind = resource.response_kind.and_then(|k| k.kind);
-                    let (Some(plural), Some(kind)) = (resource.resource, kind) else { continue };
-                    let api_version = if group_name.is_empty() { version_name.clone() } else { format!("{group_name}/{version_name}") };
+                    let (Some(plural), Some(kind)) = (resource.resource, kind) else {
+                        continue;
+                    };
+                    let api_version = if group_name.is_empty() {
+                        version_name.clone()
+                    } else {
+                        format!("{group_name}/{version_name}")
+                    };
                     self.entries.push(Entry {
                         resource: ApiResource {
                             group: group_name.clone(),
@@ -110,10 +128,19 @@ impl Catalog {
     async fn load_per_group(client: &kube::Client) -> Result<Catalog, kube::Error> {
         let mut group_versions = client.list_core_api_versions().await?.versions;
         for group in client.list_api_groups().await?.groups {
-            let preferred = group.preferred_version.as_ref().map(|p| p.group_version.clone());
+            let preferred = group
+                .preferred_version
+                .as_ref()
+                .map(|p| p.group_version.clone());
             // The preferred version first, then the others as listed.
             group_versions.extend(preferred.clone());
-            group_versions.extend(group.versions.into_iter().map(|v| v.group_version).filter(|gv| Some(gv) != preferred.as_ref()));
+            group_versions.extend(
+                group
+                    .versions
+                    .into_iter()
+                    .map(|v| v.group_version)
+                    .filter(|gv| Some(gv) != preferred.as_ref()),
+            );
         }
         let mut catalog = Catalog::default();
         for group_version in group_versions {
@@ -151,18 +178,24 @@ impl Catalog {
         let found = match &kind.api_version {
             Some(api_version) => {
                 let (group, version) = split_api_version(api_version);
-                self.first_match(&kind.kind, |e| e.resource.group == group && e.resource.version == version)
+                self.first_match(&kind.kind, |e| {
+                    e.resource.group == group && e.resource.version == version
+                })
             }
             None => self.first_match(&kind.kind, |_| true).or_else(|| {
                 // `deployment.apps`, `deployments.v1.apps`: a name, then a
                 // group or a version and a group.
                 let (name, rest) = kind.kind.split_once('.')?;
                 self.first_match(name, |e| {
-                    e.resource.group == rest || format!("{}.{}", e.resource.version, e.resource.group) == rest
+                    e.resource.group == rest
+                        || format!("{}.{}", e.resource.version, e.resource.group) == rest
                 })
             }),
         }?;
-        Some(ResolvedKind { resource: found.resource.clone(), namespaced: found.namespaced })
+        Some(ResolvedKind {
+            resource: found.resource.clone(),
+            namespaced: found.namespaced,
+        })
     }
 
     /// Kind, plural and singular names win over short names (as with
@@ -174,15 +207,29 @@ impl Catalog {
             .find(|e| e.resource.kind == name)
             .or_else(|| {
                 in_scope().find(|e| {
-                    e.resource.kind.to_ascii_lowercase() == lower || e.resource.plural == lower || e.singular == lower
+                    e.resource.kind.to_ascii_lowercase() == lower
+                        || e.resource.plural == lower
+                        || e.singular == lower
                 })
             })
-            .or_else(|| in_scope().find(|e| e.short_names.iter().any(|s| *s == lower)))
+            .or_else(|| in_scope().find(|e| e.short_names.contains(&lower)))
     }
 
     #[cfg(test)]
-    fn push(&mut self, group: &str, version: &str, kind: &str, plural: &str, short: &[&str], namespaced: bool) {
-        let api_version = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
+    fn push(
+        &mut self,
+        group: &str,
+        version: &str,
+        kind: &str,
+        plural: &str,
+        short: &[&str],
+        namespaced: bool,
+    ) {
+        let api_version = if group.is_empty() {
+            version.to_string()
+        } else {
+            format!("{group}/{version}")
+        };
         self.entries.push(Entry {
             resource: ApiResource {
                 group: group.into(),
@@ -220,13 +267,32 @@ mod tests {
         c.push("", "v1", "Namespace", "namespaces", &["ns"], false);
         c.push("apps", "v1", "Deployment", "deployments", &["deploy"], true);
         c.push("events.k8s.io", "v1", "Event", "events", &["ev"], true);
-        c.push("autoscaling", "v2", "HorizontalPodAutoscaler", "horizontalpodautoscalers", &["hpa"], true);
-        c.push("autoscaling", "v1", "HorizontalPodAutoscaler", "horizontalpodautoscalers", &["hpa"], true);
+        c.push(
+            "autoscaling",
+            "v2",
+            "HorizontalPodAutoscaler",
+            "horizontalpodautoscalers",
+            &["hpa"],
+            true,
+        );
+        c.push(
+            "autoscaling",
+            "v1",
+            "HorizontalPodAutoscaler",
+            "horizontalpodautoscalers",
+            &["hpa"],
+            true,
+        );
         c
     }
 
     fn find(kind: &str) -> Option<String> {
-        catalog().find(&KindRef { api_version: None, kind: kind.into() }).map(|k| format!("{k} {}", k.resource.api_version))
+        catalog()
+            .find(&KindRef {
+                api_version: None,
+                kind: kind.into(),
+            })
+            .map(|k| format!("{k} {}", k.resource.api_version))
     }
 
     #[test]
@@ -234,13 +300,35 @@ mod tests {
         for spelling in ["Pod", "pod", "pods", "po", "POD"] {
             assert_eq!(find(spelling).as_deref(), Some("Pod v1"), "{spelling}");
         }
-        for spelling in ["Deployment", "deploy", "deployments", "deployment.apps", "deployments.apps", "deployments.v1.apps"] {
-            assert_eq!(find(spelling).as_deref(), Some("Deployment.apps apps/v1"), "{spelling}");
+        for spelling in [
+            "Deployment",
+            "deploy",
+            "deployments",
+            "deployment.apps",
+            "deployments.apps",
+            "deployments.v1.apps",
+        ] {
+            assert_eq!(
+                find(spelling).as_deref(),
+                Some("Deployment.apps apps/v1"),
+                "{spelling}"
+            );
         }
         assert_eq!(find("svc").as_deref(), Some("Service v1"));
-        assert_eq!(find("hpa").as_deref(), Some("HorizontalPodAutoscaler.autoscaling autoscaling/v2"), "preferred version");
-        assert_eq!(find("events").as_deref(), Some("Event v1"), "the core group first");
-        assert_eq!(find("events.events.k8s.io").as_deref(), Some("Event.events.k8s.io events.k8s.io/v1"));
+        assert_eq!(
+            find("hpa").as_deref(),
+            Some("HorizontalPodAutoscaler.autoscaling autoscaling/v2"),
+            "preferred version"
+        );
+        assert_eq!(
+            find("events").as_deref(),
+            Some("Event v1"),
+            "the core group first"
+        );
+        assert_eq!(
+            find("events.events.k8s.io").as_deref(),
+            Some("Event.events.k8s.io events.k8s.io/v1")
+        );
         assert_eq!(find("Widget"), None);
         assert_eq!(find("pods.apps"), None);
     }
@@ -248,12 +336,30 @@ mod tests {
     #[test]
     fn long_form_pins_group_and_version() {
         let c = catalog();
-        let hpa = c.find(&KindRef { api_version: Some("autoscaling/v1".into()), kind: "HorizontalPodAutoscaler".into() });
+        let hpa = c.find(&KindRef {
+            api_version: Some("autoscaling/v1".into()),
+            kind: "HorizontalPodAutoscaler".into(),
+        });
         assert_eq!(hpa.map(|k| k.resource.version), Some("v1".to_string()));
-        let deploy = c.find(&KindRef { api_version: Some("apps/v1".into()), kind: "Deployment".into() });
-        assert_eq!(deploy.map(|k| k.resource_name()), Some("deployments.apps".to_string()));
-        assert!(c.find(&KindRef { api_version: Some("v1".into()), kind: "Deployment".into() }).is_none());
-        let ns = c.find(&KindRef { api_version: Some("v1".into()), kind: "Namespace".into() });
+        let deploy = c.find(&KindRef {
+            api_version: Some("apps/v1".into()),
+            kind: "Deployment".into(),
+        });
+        assert_eq!(
+            deploy.map(|k| k.resource_name()),
+            Some("deployments.apps".to_string())
+        );
+        assert!(
+            c.find(&KindRef {
+                api_version: Some("v1".into()),
+                kind: "Deployment".into()
+            })
+            .is_none()
+        );
+        let ns = c.find(&KindRef {
+            api_version: Some("v1".into()),
+            kind: "Namespace".into(),
+        });
         assert_eq!(ns.map(|k| k.namespaced), Some(false));
     }
 }

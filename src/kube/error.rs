@@ -11,8 +11,16 @@ use std::time::Duration;
 /// Why talking to the cluster failed.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum KubeError {
-    #[error("cannot load the kubeconfig{}{}: {message}", path_note(path), context_note(context))]
-    Kubeconfig { path: Option<PathBuf>, context: Option<String>, message: String },
+    #[error(
+        "cannot load the kubeconfig{}{}: {message}",
+        path_note(path),
+        context_note(context)
+    )]
+    Kubeconfig {
+        path: Option<PathBuf>,
+        context: Option<String>,
+        message: String,
+    },
 
     #[error(
         "cannot reach the API server {server}: {message}\n\
@@ -28,10 +36,17 @@ pub enum KubeError {
          hint: is the CRD installed? `kubectl api-resources` lists kinds",
         kind_note(kind, api_version)
     )]
-    UnknownKind { kind: String, api_version: Option<String> },
+    UnknownKind {
+        kind: String,
+        api_version: Option<String>,
+    },
 
     #[error("invalid manifest{}: {reason}", object_note(kind, name))]
-    InvalidManifest { kind: Option<String>, name: Option<String>, reason: String },
+    InvalidManifest {
+        kind: Option<String>,
+        name: Option<String>,
+        reason: String,
+    },
 
     #[error(
         "forbidden: {} cannot {verb} {resource}{} — ask for RBAC permission to {verb} {resource}{}\n  (API server: {message})",
@@ -58,10 +73,18 @@ pub enum KubeError {
     NamespaceNotFound { namespace: String },
 
     #[error("{kind} {name:?} not found{}", ns_note(namespace))]
-    NotFound { kind: String, name: String, namespace: Option<String> },
+    NotFound {
+        kind: String,
+        name: String,
+        namespace: Option<String>,
+    },
 
     #[error("{kind} {name:?} already exists{}", ns_note(namespace))]
-    AlreadyExists { kind: String, name: String, namespace: Option<String> },
+    AlreadyExists {
+        kind: String,
+        name: String,
+        namespace: Option<String>,
+    },
 
     /// Any other failed request: the API server's answer, or why there was none.
     #[error(
@@ -83,14 +106,25 @@ pub enum KubeError {
     },
 
     #[error("{kind} {name:?}{} still exists {}s after it was deleted{}", ns_note(namespace), waited.as_secs_f32(), finalizer_note(finalizers))]
-    DeleteTimeout { kind: String, name: String, namespace: Option<String>, waited: Duration, finalizers: Vec<String> },
+    DeleteTimeout {
+        kind: String,
+        name: String,
+        namespace: Option<String>,
+        waited: Duration,
+        finalizers: Vec<String>,
+    },
 
     #[error(
         "the logs of pod {pod:?}{} in namespace {namespace:?} are not available: {message}\n\
          hint: the local kwok cluster simulates containers and serves no logs; a real node does",
         container.as_deref().map(|c| format!(" container {c:?}")).unwrap_or_default()
     )]
-    LogsUnavailable { namespace: String, pod: String, container: Option<String>, message: String },
+    LogsUnavailable {
+        namespace: String,
+        pod: String,
+        container: Option<String>,
+        message: String,
+    },
 
     /// A caller's own error about a cluster step (e.g. the runner's "patch
     /// needs a named target"), so that it can travel with the others.
@@ -125,13 +159,22 @@ impl KubeError {
                 message: error_chain(&error),
             };
         };
-        let details_kind = status.details.as_ref().map(|d| d.kind.as_str()).unwrap_or_default();
-        let details_name = status.details.as_ref().map(|d| d.name.as_str()).unwrap_or_default();
+        let details_kind = status
+            .details
+            .as_ref()
+            .map(|d| d.kind.as_str())
+            .unwrap_or_default();
+        let details_name = status
+            .details
+            .as_ref()
+            .map(|d| d.name.as_str())
+            .unwrap_or_default();
         match status.code {
             403 => KubeError::Forbidden {
                 // The API server names the verb it checked, which may differ
                 // from ours (server-side apply is a `patch`).
-                verb: word_after(&status.message, "cannot ").unwrap_or_else(|| subject.verb.to_string()),
+                verb: word_after(&status.message, "cannot ")
+                    .unwrap_or_else(|| subject.verb.to_string()),
                 resource: subject.resource.to_string(),
                 name: subject.name.map(str::to_string),
                 namespace: subject.namespace.map(str::to_string),
@@ -139,7 +182,9 @@ impl KubeError {
                 message: status.message.clone(),
             },
             404 if details_kind == "namespaces" && Some(details_name) == subject.namespace => {
-                KubeError::NamespaceNotFound { namespace: details_name.to_string() }
+                KubeError::NamespaceNotFound {
+                    namespace: details_name.to_string(),
+                }
             }
             404 if subject.name.is_some() => KubeError::NotFound {
                 kind: subject.kind.to_string(),
@@ -194,7 +239,10 @@ pub(crate) fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
 /// `cannot patch resource` → `patch`.
 fn word_after(message: &str, marker: &str) -> Option<String> {
     let rest = &message[message.find(marker)? + marker.len()..];
-    let word: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
+    let word: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric())
+        .collect();
     (!word.is_empty()).then_some(word)
 }
 
@@ -205,15 +253,23 @@ fn quoted_after(message: &str, marker: &str) -> Option<String> {
 }
 
 fn ns_note(namespace: &Option<String>) -> String {
-    namespace.as_deref().map(|ns| format!(" in namespace {ns:?}")).unwrap_or_default()
+    namespace
+        .as_deref()
+        .map(|ns| format!(" in namespace {ns:?}"))
+        .unwrap_or_default()
 }
 
 fn path_note(path: &Option<PathBuf>) -> String {
-    path.as_ref().map(|p| format!(" {}", p.display())).unwrap_or_default()
+    path.as_ref()
+        .map(|p| format!(" {}", p.display()))
+        .unwrap_or_default()
 }
 
 fn context_note(context: &Option<String>) -> String {
-    context.as_deref().map(|c| format!(" (context {c:?})")).unwrap_or_default()
+    context
+        .as_deref()
+        .map(|c| format!(" (context {c:?})"))
+        .unwrap_or_default()
 }
 
 fn kind_note(kind: &str, api_version: &Option<String>) -> String {
@@ -247,12 +303,19 @@ mod tests {
     fn status(code: u16, reason: &str, message: &str, kind: &str, name: &str) -> kube::Error {
         let mut status = kube::core::Status::failure(message, reason);
         status.code = code;
-        status.details = serde_json::from_value(serde_json::json!({"kind": kind, "name": name})).ok();
+        status.details =
+            serde_json::from_value(serde_json::json!({"kind": kind, "name": name})).ok();
         kube::Error::Api(Box::new(status))
     }
 
     fn subject<'a>() -> Subject<'a> {
-        Subject { verb: "apply", kind: "Pod", resource: "pods", name: Some("web"), namespace: Some("ns") }
+        Subject {
+            verb: "apply",
+            kind: "Pod",
+            resource: "pods",
+            name: Some("web"),
+            namespace: Some("ns"),
+        }
     }
 
     #[test]
@@ -268,7 +331,10 @@ mod tests {
             ),
         );
         let text = e.to_string();
-        assert!(matches!(&e, KubeError::Forbidden { verb, .. } if verb == "patch"), "{e:?}");
+        assert!(
+            matches!(&e, KubeError::Forbidden { verb, .. } if verb == "patch"),
+            "{e:?}"
+        );
         assert!(
             text.starts_with(r#"forbidden: user "system:serviceaccount:ns:ro" cannot patch pods in namespace "ns" — ask for RBAC permission to patch pods in namespace "ns""#),
             "{text}"
@@ -277,16 +343,43 @@ mod tests {
 
     #[test]
     fn missing_namespace_and_object_are_told_apart() {
-        let ns = KubeError::from_request(&subject(), status(404, "NotFound", r#"namespaces "ns" not found"#, "namespaces", "ns"));
-        assert!(matches!(ns, KubeError::NamespaceNotFound { ref namespace } if namespace == "ns"), "{ns:?}");
-        let pod = KubeError::from_request(&subject(), status(404, "NotFound", r#"pods "web" not found"#, "pods", "web"));
+        let ns = KubeError::from_request(
+            &subject(),
+            status(
+                404,
+                "NotFound",
+                r#"namespaces "ns" not found"#,
+                "namespaces",
+                "ns",
+            ),
+        );
+        assert!(
+            matches!(ns, KubeError::NamespaceNotFound { ref namespace } if namespace == "ns"),
+            "{ns:?}"
+        );
+        let pod = KubeError::from_request(
+            &subject(),
+            status(404, "NotFound", r#"pods "web" not found"#, "pods", "web"),
+        );
         assert_eq!(pod.to_string(), r#"Pod "web" not found in namespace "ns""#);
     }
 
     #[test]
     fn other_answers_keep_the_server_message_and_code() {
-        let e = KubeError::from_request(&subject(), status(422, "Invalid", "spec.containers: Required value", "pods", "web"));
-        assert_eq!(e.to_string(), r#"apply Pod "web" in namespace "ns" failed: spec.containers: Required value (HTTP 422 Invalid)"#);
+        let e = KubeError::from_request(
+            &subject(),
+            status(
+                422,
+                "Invalid",
+                "spec.containers: Required value",
+                "pods",
+                "web",
+            ),
+        );
+        assert_eq!(
+            e.to_string(),
+            r#"apply Pod "web" in namespace "ns" failed: spec.containers: Required value (HTTP 422 Invalid)"#
+        );
         assert_eq!(e.http_code(), Some(422));
     }
 }

@@ -21,6 +21,7 @@ pub use apply::{AppliedObject, FIELD_MANAGER};
 pub use client::{Cluster, ConnectOptions};
 pub use discovery::ResolvedKind;
 pub use error::KubeError;
+pub(crate) use error::Subject;
 
 use kube::core::{DynamicObject, TypeMeta};
 use serde_json::Value;
@@ -29,8 +30,21 @@ use serde_json::Value;
 /// leaves them out of list items.
 pub(crate) fn object_json(mut object: DynamicObject, kind: &ResolvedKind) -> Value {
     if object.types.is_none() {
-        object.types = Some(TypeMeta { api_version: kind.resource.api_version.clone(), kind: kind.resource.kind.clone() });
+        object.types = Some(TypeMeta {
+            api_version: kind.resource.api_version.clone(),
+            kind: kind.resource.kind.clone(),
+        });
     }
     // A DynamicObject is a map of JSON values: serialising it cannot fail.
     serde_json::to_value(object).unwrap_or(Value::Null)
+}
+/// A kube error on one line: the API server's code, reason and message, or
+/// the transport error and its causes.
+pub(crate) fn error_text(error: &kube::Error) -> String {
+    match error {
+        kube::Error::Api(status) => {
+            format!("{} {}: {}", status.code, status.reason, status.message)
+        }
+        other => error::error_chain(other),
+    }
 }
