@@ -51,6 +51,8 @@ fn main() {
         case!(failures::too_much_cpu_is_unschedulable),
         case!(exits::commands_exit_with_their_codes),
         case!(exits::crash_loop_backs_off_with_growing_restarts),
+        case!(exits::failing_init_container_fails_a_never_pod),
+        case!(exits::on_failure_restarts_until_success),
         case!(controllers::job_failing_past_backoff_limit_fails),
         case!(controllers::job_succeeding_completes),
         case!(controllers::service_endpoints_follow_ready_labelled_pods),

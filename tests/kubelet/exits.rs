@@ -116,3 +116,43 @@ mod chrono_free {
         n(8..10) * 86_400 + n(11..13) * 3_600 + n(14..16) * 60 + n(17..19)
     }
 }
+
+pub async fn failing_init_container_fails_a_never_pod(client: Client) -> Result<()> {
+    in_namespace(&client, "initfail", |ns| async move {
+        let spec = json!({
+            "restartPolicy": "Never",
+            "initContainers": [{"name": "setup", "image": "busybox:1.36", "command": ["sh", "-c", "exit 2"]}],
+            "containers": [{"name": "main", "image": "nginx:1.27"}],
+        });
+        let seen = ns.watch_pod("initfail", spec, LONG, |s| phase(s) == "Failed").await?;
+        let last = seen.last().expect("snapshots");
+        let setup = container(last, "setup").context("init status")?;
+        ensure!(
+            setup["state"]["terminated"]["exitCode"] == 2 && setup["state"]["terminated"]["reason"] == "Error",
+            "init container failed: {setup}"
+        );
+        ensure!(
+            condition(last, "Initialized") == "False" && condition_field(last, "Ready", "reason") == "PodFailed",
+            "not initialised, PodFailed: {last:#}"
+        );
+        ensure!(reason_of(last, "main") == "PodInitializing", "the app never started: {last:#}");
+        Ok(())
+    })
+    .await
+}
+
+pub async fn on_failure_restarts_until_success(client: Client) -> Result<()> {
+    in_namespace(&client, "onfailure", |ns| async move {
+        // Fails once per run, so the container crash-loops under OnFailure;
+        // `true` under OnFailure ends the Pod.
+        let crash = json!({"restartPolicy": "OnFailure", "containers": [{"name": "main", "image": "busybox:1.36", "command": ["false"]}]});
+        let restarts = |s: &Value| container(s, "main").and_then(|c| c["restartCount"].as_i64()).unwrap_or(0);
+        let seen = ns.watch_pod("crash", crash, LONG, |s| restarts(s) >= 1).await?;
+        ensure!(seen.iter().all(|s| phase(s) != "Failed"), "OnFailure keeps restarting:\n{}", summary(&seen));
+        let ok = json!({"restartPolicy": "OnFailure", "containers": [{"name": "main", "image": "busybox:1.36", "command": ["true"]}]});
+        let seen = ns.watch_pod("ok", ok, LONG, |s| phase(s) == "Succeeded").await?;
+        ensure!(seen.iter().all(|s| restarts(s) == 0), "no restart after exit 0:\n{}", summary(&seen));
+        Ok(())
+    })
+    .await
+}
