@@ -291,7 +291,8 @@ impl Watcher {
             }
             Ok(Some(Ok(event))) => event,
         };
-        self.last_heard = now;
+        // Changes after the last thing heard may be lost if this is a 410.
+        let heard_before = std::mem::replace(&mut self.last_heard, now);
         let (change, object) = match event {
             WatchEvent::Added(object) => (Change::Added, object),
             WatchEvent::Modified(object) => (Change::Modified, object),
@@ -307,7 +308,7 @@ impl Watcher {
                 );
             }
             WatchEvent::Error(status) if status.code == 410 => {
-                return (Vec::new(), self.gone(now, &status.message));
+                return (Vec::new(), self.gone(heard_before, &status.message));
             }
             // Never dropped: the stream usually ends after an ERROR; the
             // re-watch reports it as the reason of a gap.
