@@ -76,7 +76,7 @@ fn up_serves_a_ready_node_and_down_leaves_nothing() -> Result<(), Failed> {
     assert!(sa.is_some(), "the default ServiceAccount exists");
     let status = status?;
     let names: Vec<_> = status.components.iter().map(|(c, _)| c.name.as_str()).collect();
-    for expected in ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"] {
+    for expected in ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "nodeagent"] {
         assert!(names.contains(&expected), "{expected} is recorded: {names:?}");
     }
     assert!(status.components.iter().all(|(_, alive)| *alive), "all components ran: {:?}", status.components);
@@ -106,7 +106,7 @@ fn cli_up_status_down() -> Result<(), Failed> {
     assert!(stderr.contains("ready in"), "up reports readiness: {stderr}");
     let status_text = String::from_utf8_lossy(&status.stdout);
     assert!(status.status.success());
-    for component in ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok"] {
+    for component in ["etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok", "nodeagent"] {
         let line = status_text.lines().find(|l| l.starts_with(component)).unwrap_or_default();
         assert!(line.contains("running"), "status shows {component} running: {status_text}");
     }
@@ -156,9 +156,10 @@ fn second_up_on_a_running_dir_is_refused() -> Result<(), Failed> {
     let rt = runtime();
     rt.block_on(cluster::up(&UpOptions::new(dir.clone()), |_| {}))?;
     let second = rt.block_on(cluster::up(&UpOptions::new(dir.clone()), |_| {}));
+    let components = cluster::status(&dir)?.components.len();
     cluster::down(&dir)?;
     match second {
-        Err(ClusterError::AlreadyRunning { running, .. }) => assert_eq!(running, 5),
+        Err(ClusterError::AlreadyRunning { running, .. }) => assert_eq!(running, components),
         other => panic!("a second up on a running cluster must be refused, got {other:?}"),
     }
     Ok(())
