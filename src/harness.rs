@@ -33,7 +33,12 @@ use crate::scenario::{self, Scenario};
 
 /// Runs every scenario under `dir` as a test and exits with libtest's code.
 pub fn main(dir: impl AsRef<Path>) -> ! {
-    let args = Arguments::from_args();
+    let mut args = Arguments::from_args();
+    // Scenarios spend their time waiting on the cluster, not on a CPU: run
+    // more at once than libtest's one-per-core default, unless told.
+    if args.test_threads.is_none() {
+        args.test_threads = Some(8);
+    }
     let scenarios = match load(dir.as_ref()) {
         Ok(s) => s,
         Err(message) => {

@@ -73,6 +73,9 @@ fn up_serves_a_ready_node_and_down_leaves_nothing() -> Result<(), Failed> {
         })
         .collect();
     assert_eq!(ready_nodes.len(), 1, "one Ready simulated node: {nodes:#?}");
+    // A Pod created right after `up` must be schedulable: no not-ready taint left.
+    let taints = ready_nodes[0].spec.as_ref().and_then(|s| s.taints.clone()).unwrap_or_default();
+    assert!(taints.iter().all(|t| t.effect != "NoSchedule" && t.effect != "NoExecute"), "the node is untainted after up: {taints:?}");
     assert!(sa.is_some(), "the default ServiceAccount exists");
     let status = status?;
     let names: Vec<_> = status.components.iter().map(|(c, _)| c.name.as_str()).collect();

@@ -11,7 +11,11 @@ use libtest_mimic::Arguments;
 use support::cluster::TestCluster;
 
 fn main() {
-    let args = Arguments::from_args();
+    let mut args = Arguments::from_args();
+    // As kspy::harness::main does: scenarios wait on the cluster, not a CPU.
+    if args.test_threads.is_none() {
+        args.test_threads = Some(8);
+    }
     let scenarios = kspy::harness::load(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios").as_ref())
         .unwrap_or_else(|errors| panic!("scenarios/ must load: {errors}"));
     if args.list {

@@ -279,7 +279,7 @@ impl Starter {
                 Err(e) => return Err(e.into()),
             }
         }
-        self.wait_until("the simulated node to be Ready", || {
+        self.wait_until("the simulated node to be Ready and untainted", || {
             let nodes = nodes.clone();
             async move {
                 let list = nodes.list(&Default::default()).await.map_err(|e| e.to_string())?;
@@ -359,11 +359,22 @@ impl Starter {
     }
 }
 
+/// Ready, and schedulable: the node lifecycle controller gives a new node
+/// the `node.kubernetes.io/not-ready` NoSchedule taint and lifts it only some
+/// time after the node turns Ready. A Pod created in between is
+/// Unschedulable, so `up` waits for the taint to go.
 fn node_is_ready(node: &Node) -> bool {
-    node.status
+    let ready = node
+        .status
         .as_ref()
         .and_then(|s| s.conditions.as_ref())
-        .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+        .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+    let blocking_taint = node
+        .spec
+        .as_ref()
+        .and_then(|s| s.taints.as_ref())
+        .is_some_and(|ts| ts.iter().any(|t| t.effect == "NoSchedule" || t.effect == "NoExecute"));
+    ready && !blocking_taint
 }
 
 /// A Node object for kwok to manage: a roomy amd64 Linux machine.
