@@ -19,6 +19,17 @@ pub enum Target {
     Selector { kind: KindRef, selector: String, namespace: Option<String> },
 }
 
+impl std::fmt::Display for Target {
+    /// As the author wrote it: `Pod/nginx`, `Pod app=web`, or the default.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::PreviousApply => write!(f, "the applied object"),
+            Target::Named { kind, name, .. } => write!(f, "{}/{name}", kind.kind),
+            Target::Selector { kind, selector, .. } => write!(f, "{} {selector}", kind.kind),
+        }
+    }
+}
+
 /// A kind as the user wrote it; resolved through discovery later, so
 /// `Pod`, `pods`, `po` and `deployment.apps` all work.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

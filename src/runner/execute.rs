@@ -398,8 +398,8 @@ pub fn describe(action: &StepAction) -> String {
             None => format!("apply {} inline object(s)", m.objects.len()),
         },
         StepAction::Expect(expectations) => format!("expect ({} target{})", expectations.len(), if expectations.len() == 1 { "" } else { "s" }),
-        StepAction::Delete { .. } => "delete".to_string(),
-        StepAction::Patch { .. } => "patch".to_string(),
+        StepAction::Delete { target, .. } => format!("delete {target}"),
+        StepAction::Patch { target, .. } => format!("patch {target}"),
         StepAction::Sleep(d) => format!("sleep {}", humantime::format_duration(*d)),
     }
 }
