@@ -397,7 +397,9 @@ pub fn describe(action: &StepAction) -> String {
             Some(file) => format!("apply {}", file.file_name().map(|f| f.to_string_lossy().into_owned()).unwrap_or_default()),
             None => format!("apply {} inline object(s)", m.objects.len()),
         },
-        StepAction::Expect(expectations) => format!("expect ({} target{})", expectations.len(), if expectations.len() == 1 { "" } else { "s" }),
+        StepAction::Expect(expectations) => {
+            format!("expect {}", expectations.iter().map(|e| e.target.to_string()).collect::<Vec<_>>().join(", "))
+        }
         StepAction::Delete { target, .. } => format!("delete {target}"),
         StepAction::Patch { target, .. } => format!("patch {target}"),
         StepAction::Sleep(d) => format!("sleep {}", humantime::format_duration(*d)),
