@@ -32,6 +32,9 @@ enum Command {
     Run(cli::run::RunArgs),
     /// Start, stop or inspect the local control plane.
     Cluster(cli::cluster::ClusterArgs),
+    /// Record an object's states (or apply a manifest and record what it
+    /// creates) and write them as a scenario.
+    Record(cli::record::RecordArgs),
 }
 
 #[derive(Debug, Args)]
@@ -49,6 +52,7 @@ fn main() -> ExitCode {
         Command::Schema => schema(),
         Command::Run(args) => cli::run::run(args),
         Command::Cluster(args) => cli::cluster::run(args),
+        Command::Record(args) => cli::record::run(args),
     }
 }
 

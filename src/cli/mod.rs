@@ -3,4 +3,5 @@
 
 pub mod cluster;
 pub mod connect;
+pub mod record;
 pub mod run;
