@@ -41,6 +41,9 @@ pub enum ClusterError {
     #[error("reading the kubeconfig {path}: {message}")]
     Kubeconfig { path: PathBuf, message: String },
 
+    #[error("cannot restart {component} of the cluster in {dir}: {why}")]
+    CannotRestart { component: String, dir: PathBuf, why: String },
+
     #[error("{0}")]
     Provider(String),
 }

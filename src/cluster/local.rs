@@ -110,6 +110,40 @@ pub fn down(dir: &Path) -> Result<Vec<String>, ClusterError> {
     Ok(stopped)
 }
 
+/// Stops one component of the cluster in `dir` (SIGTERM, then SIGKILL after
+/// 1 s: a crash rather than a graceful shutdown, which takes the API server
+/// a minute while it drains its watches) and starts it again with the binary and arguments it was started
+/// with, appending to its log; `state.json` gets the new pid. Returns once
+/// the new process is started, not once it is ready. Used by the
+/// reliability tests to take the API server away during a scenario:
+///
+/// ```no_run
+/// # fn example() -> Result<(), kspy::cluster::ClusterError> {
+/// let dir = kspy::cluster::default_dir();
+/// kspy::cluster::restart_component(&dir, "kube-apiserver", std::time::Duration::from_secs(3))?;
+/// # Ok(())
+/// # }
+/// ```
+///
+/// `down_for` is how long the component stays stopped.
+pub fn restart_component(dir: &Path, component: &str, down_for: Duration) -> Result<(), ClusterError> {
+    let Some(mut state) = ClusterState::load(dir)? else {
+        return Err(ClusterError::NotRunning(dir.to_path_buf()));
+    };
+    let cannot = |why: &str| ClusterError::CannotRestart { component: component.to_string(), dir: dir.to_path_buf(), why: why.to_string() };
+    let Some(record) = state.components.iter_mut().find(|c| c.name == component) else {
+        return Err(cannot("no such component in the state file"));
+    };
+    if record.args.is_empty() {
+        return Err(cannot("the state file does not record its arguments (started by an older kspy)"));
+    }
+    process::stop(record, Duration::from_secs(1));
+    std::thread::sleep(down_for);
+    let started = process::respawn(record)?;
+    *record = started.record.clone();
+    state.save(dir)
+}
+
 /// What `kspy cluster status` shows.
 #[derive(Debug, Clone)]
 pub struct StatusReport {

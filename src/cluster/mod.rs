@@ -16,6 +16,6 @@ mod state;
 pub use binaries::{controlplane_dir, Binaries};
 pub use error::ClusterError;
 pub use kubeconfig::{client as client_for_kubeconfig, CONTEXT};
-pub use local::{default_dir, down, status, up, RunningCluster, StatusReport, UpOptions};
+pub use local::{default_dir, down, restart_component, status, up, RunningCluster, StatusReport, UpOptions};
 pub use process::ComponentRecord;
 pub use state::ClusterState;

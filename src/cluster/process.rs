@@ -35,6 +35,11 @@ pub struct ComponentRecord {
     pub log: PathBuf,
     /// The port it serves on, if any.
     pub port: Option<u16>,
+    /// The arguments it was started with, so it can be restarted
+    /// ([`restart_component`](super::restart_component)). Empty in state
+    /// files written before they were recorded.
+    #[serde(default)]
+    pub args: Vec<String>,
 }
 
 impl Started {
@@ -64,6 +69,28 @@ pub fn spawn(
     port: Option<u16>,
 ) -> Result<Started, ClusterError> {
     let out = File::create(log).map_err(|e| ClusterError::io(log, e))?;
+    spawn_with_log(name, binary, args, out, log, port)
+}
+
+/// Starts a recorded component again, with the same binary and arguments,
+/// appending to its log.
+pub fn respawn(record: &ComponentRecord) -> Result<Started, ClusterError> {
+    let out = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&record.log)
+        .map_err(|e| ClusterError::io(&record.log, e))?;
+    spawn_with_log(&record.name, &record.binary, &record.args, out, &record.log, record.port)
+}
+
+fn spawn_with_log(
+    name: &str,
+    binary: &Path,
+    args: &[String],
+    out: File,
+    log: &Path,
+    port: Option<u16>,
+) -> Result<Started, ClusterError> {
     let err = out.try_clone().map_err(|e| ClusterError::io(log, e))?;
     let mut child = Command::new(binary)
         .args(args)
@@ -95,6 +122,7 @@ pub fn spawn(
             binary: binary.to_path_buf(),
             log: log.to_path_buf(),
             port,
+            args: args.to_vec(),
         },
         exit,
     })
