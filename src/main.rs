@@ -32,6 +32,14 @@ enum Command {
     Run(cli::run::RunArgs),
     /// Start, stop or inspect the local control plane.
     Cluster(cli::cluster::ClusterArgs),
+    /// Print each change of an object's `.status` as it happens, as a diff
+    /// (kubespy status).
+    Status(cli::kubespy::status::StatusArgs),
+    /// Print each change of a whole object (spec, metadata, status) as a diff
+    /// (kubespy changes).
+    Changes(cli::kubespy::changes::ChangesArgs),
+    /// A live tree of a Service or a Deployment and what serves it (kubespy trace).
+    Trace(cli::kubespy::trace::TraceArgs),
     /// Record an object's states (or apply a manifest and record what it
     /// creates) and write them as a scenario.
     Record(cli::record::RecordArgs),
@@ -52,6 +60,9 @@ fn main() -> ExitCode {
         Command::Schema => schema(),
         Command::Run(args) => cli::run::run(args),
         Command::Cluster(args) => cli::cluster::run(args),
+        Command::Status(args) => cli::kubespy::status::run(args),
+        Command::Changes(args) => cli::kubespy::changes::run(args),
+        Command::Trace(args) => cli::kubespy::trace::run(args),
         Command::Record(args) => cli::record::run(args),
     }
 }

@@ -3,5 +3,6 @@
 
 pub mod cluster;
 pub mod connect;
+pub mod kubespy;
 pub mod record;
 pub mod run;

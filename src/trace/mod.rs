@@ -290,7 +290,13 @@ pub fn deployment_tree<'a>(
         let ready = int_at(rs, "/status/readyReplicas").unwrap_or(0);
         let available = int_at(rs, "/status/availableReplicas").unwrap_or(0);
         let rs_revision = str_at(rs, &annotation_pointer());
-        let role = if rs_revision.is_some() && rs_revision == revision.as_deref() { "current" } else { "old" };
+        let number = |r: Option<&str>| r.and_then(|r| r.parse::<u64>().ok());
+        // Newer than the Deployment says: the rollout has just created it.
+        let role = match (number(rs_revision), number(revision.as_deref())) {
+            (Some(a), Some(b)) if a == b => "current",
+            (Some(a), Some(b)) if a > b => "new",
+            _ => "old",
+        };
         let mark = if ready == rs_desired && available == rs_desired { Mark::Ok } else { Mark::Pending };
         let mut rs_pods: Vec<&&Value> = pods
             .iter()
