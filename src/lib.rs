@@ -6,7 +6,6 @@ pub mod expect;
 pub mod harness;
 pub mod kube;
 pub mod record;
-pub mod record;
 pub mod observe;
 pub mod report;
 pub mod runner;
