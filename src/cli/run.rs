@@ -37,6 +37,9 @@ pub struct RunArgs {
     /// Write a JSON report (see docs/json-report.md).
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
+    /// Write a self-contained HTML timeline report.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
     /// Don't wait at the end for deleted namespaces to disappear.
     #[arg(long)]
     no_wait_cleanup: bool,
@@ -107,6 +110,9 @@ async fn run_async(args: RunArgs, scenarios: Vec<Scenario>) -> ExitCode {
     }
     if let Some(path) = &args.json {
         builder = builder.json(path.clone());
+    }
+    if let Some(path) = &args.html {
+        builder = builder.html(path.clone());
     }
     let reporter = Arc::new(builder.build());
     let mut options = RunOptions::default();

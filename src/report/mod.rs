@@ -9,10 +9,13 @@
 //! - JSON ([`json`]): a versioned document, `docs/json-report.md`.
 //! - JUnit ([`junit`]): one testcase per scenario; the failure text is the
 //!   terminal's explanation.
+//! - HTML ([`html`]): one self-contained page, a swimlane timeline per
+//!   scenario.
 //! - [`redact_secrets`]: Secret data is never printed or written.
 
 pub mod changes;
 pub mod format;
+pub mod html;
 pub mod json;
 pub mod junit;
 pub mod redact;

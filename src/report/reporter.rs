@@ -1,5 +1,5 @@
 //! The fan-out: one [`EventSink`] that hands each event to the configured
-//! outputs (terminal, JSON file, JUnit file).
+//! outputs (terminal, JSON, JUnit and HTML files).
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -7,6 +7,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use crate::runner::{EventSink, RunEvent, RunEventKind};
 
+use super::html::to_html;
 use super::json::to_json;
 use super::junit::to_junit;
 use super::run::RunRecord;
@@ -35,6 +36,7 @@ struct Outputs {
     terminal: Option<TerminalReporter>,
     json: Option<PathBuf>,
     junit: Option<PathBuf>,
+    html: Option<PathBuf>,
     record: RunRecord,
     /// Whether the files hold the record as it is now.
     files_current: bool,
@@ -48,6 +50,7 @@ pub struct ReporterBuilder {
     terminal: Option<TerminalReporter>,
     json: Option<PathBuf>,
     junit: Option<PathBuf>,
+    html: Option<PathBuf>,
 }
 
 impl ReporterBuilder {
@@ -77,12 +80,19 @@ impl ReporterBuilder {
         self
     }
 
+    /// Write the self-contained HTML timeline report to `path`.
+    pub fn html(mut self, path: impl Into<PathBuf>) -> Self {
+        self.html = Some(path.into());
+        self
+    }
+
     pub fn build(self) -> Reporter {
         Reporter {
             inner: Mutex::new(Outputs {
                 terminal: self.terminal,
                 json: self.json,
                 junit: self.junit,
+                html: self.html,
                 record: RunRecord::default(),
                 files_current: false,
                 file_error: None,
@@ -150,6 +160,11 @@ impl Outputs {
             if let Err(e) = result {
                 self.file_error.get_or_insert(e);
             }
+        }
+        if let Some(path) = &self.html
+            && let Err(e) = write_file(path, &to_html(&self.record))
+        {
+            self.file_error.get_or_insert(e);
         }
         self.files_current = true;
     }

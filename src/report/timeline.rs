@@ -205,7 +205,7 @@ pub fn render_timeline(
 }
 
 /// A few words for the timeline's last row; the full text follows it.
-fn short_failure(failure: &Failure) -> String {
+pub fn short_failure(failure: &Failure) -> String {
     match failure {
         Failure::DeadlineMissed { step, state, .. } => {
             format!("✗ deadline of step {} \"{state}\" missed", step + 1)

@@ -189,3 +189,33 @@ fn interrupted_summary_with_cleanup() {
      Cleanup failed: namespace kspy-b4k9d: still terminating after 30s
     ");
 }
+
+#[test]
+fn html_report_draws_states_steps_gaps_and_deadlines_without_secrets() {
+    let mut record = RunRecord::default();
+    for event in run_events(&all_reports()) {
+        record.record(&event);
+    }
+    let page = super::html::to_html(&record);
+    if let Ok(path) = std::env::var("KSPY_HTML_FIXTURE_OUT") {
+        std::fs::write(path, &page).expect("written");
+    }
+    for value in SECRET_VALUES {
+        assert!(!page.contains(value), "{value} leaked");
+    }
+    for needle in [
+        "class=\"gap\"",
+        "class=\"deadline\"",
+        "class=\"mark bad",
+        "class=\"mark ok",
+        ">ContainerCreating<",
+        ">ErrImagePull<",
+    ] {
+        assert!(page.contains(needle), "{needle} missing");
+    }
+    // Failures before passes, in the table and the sections.
+    let first_failed = page.find("<details class=\"scenario failed").expect("a failed section");
+    let first_passed = page.find("<details class=\"scenario passed").expect("a passed section");
+    assert!(first_failed < first_passed);
+    assert!(!page.contains("<script src") && !page.contains("http://") && !page.contains("https://"));
+}
