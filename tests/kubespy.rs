@@ -26,6 +26,8 @@ use serde_json::{Value, json};
 use support::cluster::TestCluster;
 
 static KUBECONFIG: OnceLock<PathBuf> = OnceLock::new();
+/// The local cluster's state directory (absent with KSPY_TEST_KUBECONFIG).
+static DIR: OnceLock<Option<PathBuf>> = OnceLock::new();
 
 /// A hang is a failure after this long (the output so far is its message).
 const SAFETY: Duration = Duration::from_secs(120);
@@ -45,14 +47,25 @@ fn main() {
     trials.push(Trial::test("no_cluster_is_a_clear_error", no_cluster_is_a_clear_error));
     // Start the cluster only if a cluster test will run.
     let needs_cluster = !args.list && trials.iter().any(|t| t.name() != "no_cluster_is_a_clear_error" && matches_filter(&args, t.name()));
-    let cluster = needs_cluster.then(TestCluster::start);
+    let cluster = (needs_cluster || matches_filter(&args, RESTART)).then(TestCluster::start);
     if let Some(cluster) = &cluster {
         let _ = KUBECONFIG.set(cluster.kubeconfig.clone());
+        let _ = DIR.set(cluster.dir().cloned());
     }
     let conclusion = libtest_mimic::run(&args, trials);
+    // Restarting the API server would break the other tests' requests: this
+    // one runs alone, after them. Ignored on a cluster this binary does not own.
+    let owned = cluster.as_ref().is_some_and(|c| c.dir().is_some());
+    let restart = Trial::test(RESTART, status_says_when_the_watch_resumes).with_ignored_flag(!owned);
+    let restart_conclusion = libtest_mimic::run(&args, vec![restart]);
     drop(cluster);
-    conclusion.exit();
+    if conclusion.has_failed() {
+        conclusion.exit();
+    }
+    restart_conclusion.exit();
 }
+
+const RESTART: &str = "status_says_when_the_watch_resumes";
 
 fn matches_filter(args: &Arguments, name: &str) -> bool {
     match &args.filter {
@@ -422,4 +435,27 @@ fn no_cluster_is_a_clear_error() -> Result<(), Failed> {
     assert!(stderr.contains("no cluster to spy on") && stderr.contains("--kubeconfig"), "{stderr}");
     assert!(!stderr.contains("starting a local control plane"), "{stderr}");
     Ok(())
+}
+
+/// The API server goes away and comes back: `kspy status` says its watch
+/// was down and resumed (a gap), and goes on printing changes.
+fn status_says_when_the_watch_resumes() -> Result<(), Failed> {
+    let dir = DIR.get().cloned().flatten().ok_or("needs the local cluster this binary started")?;
+    block_on(async {
+        let client = client().await?;
+        let ns = namespace(&client, "status-watch-resumes").await?;
+        create_pod(&client, &ns, pod("nginx", "nginx:1.27", json!({}))?).await?;
+        let mut kspy = Kspy::start(&["status", "pod/nginx", "-n", &ns])?;
+        kspy.wait_for("Running", |l| l.trim() == "+ status.phase: \"Running\"")?;
+        tokio::task::spawn_blocking(move || kspy::cluster::restart_component(&dir, "kube-apiserver", Duration::from_secs(2)))
+            .await?
+            .map_err(|e| format!("restarting the API server: {e}"))?;
+        kspy.wait_for("the gap", |l| l.contains("the watch was down for") && l.contains("resumed"))?;
+        // Still watching: a change after the gap is printed.
+        let client = self::client().await?;
+        Api::<Pod>::namespaced(client.clone(), &ns).delete("nginx", &DeleteParams::default().grace_period(0)).await?;
+        kspy.wait_for("the deletion", |l| l.contains("DELETED"))?;
+        delete_namespace(&client, &ns).await;
+        Ok(())
+    })
 }
