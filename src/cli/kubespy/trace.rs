@@ -13,6 +13,7 @@ use std::time::{Instant, SystemTime};
 
 use clap::Args;
 use futures::future::select_all;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use kspy::expect::{KindRef, Observation};
 use kspy::kube::{Cluster, ResolvedKind};
 use kspy::report::format::human;
@@ -204,8 +205,9 @@ struct View {
     t0: Instant,
     subject: Value,
     lines: Vec<String>,
-    /// Lines of the tree on screen (live mode), to move back over.
-    drawn: usize,
+    /// Live mode: the tree as the message of a bar that indicatif redraws
+    /// in place (it knows the terminal's width, so long lines wrap right).
+    live: Option<ProgressBar>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -232,7 +234,13 @@ impl View {
             t0: Instant::now(),
             subject: json!({"kind": kind, "namespace": namespace, "name": name}),
             lines: Vec::new(),
-            drawn: 0,
+            live: (mode == Mode::Live).then(|| {
+                let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stdout());
+                if let Ok(style) = ProgressStyle::with_template("{msg}") {
+                    bar.set_style(style);
+                }
+                bar
+            }),
         }
     }
 
@@ -255,13 +263,9 @@ impl View {
         }
         match self.mode {
             Mode::Live => {
-                let mut text = self.erase();
-                for line in &lines {
-                    text.push_str(line);
-                    text.push('\n');
+                if let Some(bar) = &self.live {
+                    bar.set_message(lines.join("\n"));
                 }
-                self.drawn = lines.len();
-                self.write(&text);
             }
             Mode::Lines => {
                 let now = self.now();
@@ -285,11 +289,6 @@ impl View {
         self.lines = lines;
     }
 
-    /// The escape codes that move back to the top of the drawn tree and clear it.
-    fn erase(&self) -> String {
-        if self.drawn == 0 { String::new() } else { format!("\x1b[{}F\x1b[J", self.drawn) }
-    }
-
     /// A line about the watches (a gap, a relist), above the tree.
     fn note(&mut self, at: std::time::Duration, text: String) {
         let time = clock(self.wall, at);
@@ -301,20 +300,20 @@ impl View {
                 self.write(&format!("{record}\n"));
             }
             Mode::Lines => self.write(&format!("{time}  ⚠ {text}\n")),
-            Mode::Live => {
-                // Print above the tree, then draw the tree again below it.
-                let mut out = self.erase();
-                out.push_str(&format!("{time}  ⚠ {text}\n"));
-                for line in &self.lines {
-                    out.push_str(line);
-                    out.push('\n');
-                }
-                self.write(&out);
-            }
+            // Above the tree, which is drawn again below it.
+            Mode::Live => match &self.live {
+                Some(bar) => bar.println(format!("{time}  ⚠ {text}")),
+                None => self.write(&format!("{time}  ⚠ {text}\n")),
+            },
         }
     }
 
-    fn finish(&mut self) {}
+    /// Leaves the last tree on the screen.
+    fn finish(&mut self) {
+        if let Some(bar) = self.live.take() {
+            bar.abandon();
+        }
+    }
 }
 
 /// Lines of `old` that are not in `new` (as many times as they are missing).
