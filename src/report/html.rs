@@ -596,6 +596,16 @@ fn expectation_lanes(
     out.push_str(
         "<div class=\"lane steps\"><div class=\"lane-name\">expected</div><div class=\"track\">",
     );
+    // Marks close to the previous one go on a second row, so their text
+    // does not overlap.
+    let mut last_mark: Option<f64> = None;
+    let mut low = false;
+    let mut row_of = |t: Duration| {
+        let pos = axis.pos(t);
+        low = last_mark.is_some_and(|last| pos - last < 12.0) && !low;
+        last_mark = Some(pos);
+        if low { " low" } else { "" }
+    };
     for m in &verdict.matches {
         if let Some(until) = m.held_until {
             let _ = write!(
@@ -617,8 +627,9 @@ fn expectation_lanes(
         });
         let _ = write!(
             out,
-            "<span class=\"mark ok{}\" data-mark=\"{id}\" style=\"{}\" title=\"{}\">✓ {}</span>",
+            "<span class=\"mark ok{}{}\" data-mark=\"{id}\" style=\"{}\" title=\"{}\">✓ {}</span>",
             axis.flip(m.at),
+            row_of(m.at),
             axis.at(m.at),
             escape(&format!("{} ✓ {}", Relative(m.at), m.state)),
             escape(&m.state)
@@ -663,8 +674,9 @@ fn expectation_lanes(
         let id = marks.add(details);
         let _ = write!(
             out,
-            "<span class=\"mark bad{}\" data-mark=\"{id}\" data-failure=\"1\" style=\"{}\" title=\"{}\">{}</span>",
+            "<span class=\"mark bad{}{}\" data-mark=\"{id}\" data-failure=\"1\" style=\"{}\" title=\"{}\">{}</span>",
             axis.flip(verdict.at),
+            row_of(verdict.at),
             axis.at(verdict.at),
             escape(&format!("{} {text}", Relative(verdict.at))),
             escape(&text)

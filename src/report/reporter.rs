@@ -23,6 +23,7 @@ use super::terminal::TerminalReporter;
 ///     .stdout(color_choice_for_stdout())
 ///     .json("report.json")
 ///     .junit("junit.xml")
+///     .html("report.html")
 ///     .build();
 /// // runner.run(&reporter) ...
 /// reporter.finish()?;

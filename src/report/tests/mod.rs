@@ -219,3 +219,20 @@ fn html_report_draws_states_steps_gaps_and_deadlines_without_secrets() {
     assert!(first_failed < first_passed);
     assert!(!page.contains("<script src") && !page.contains("http://") && !page.contains("https://"));
 }
+
+#[test]
+fn html_report_of_two_hundred_scenarios_opens_only_the_failures() {
+    let reports: Vec<_> = (0..30).flat_map(|_| all_reports()).take(200).collect();
+    let not_passed = reports
+        .iter()
+        .filter(|r| !matches!(r.result, crate::runner::ScenarioResult::Passed))
+        .count();
+    let mut record = RunRecord::default();
+    for event in run_events(&reports) {
+        record.record(&event);
+    }
+    let page = super::html::to_html(&record);
+    assert_eq!(page.matches("<details class=\"scenario").count(), 200);
+    assert_eq!(page.matches(" open>").count(), not_passed);
+    assert!(page.matches("<details class=\"scenario passed").count() > 0);
+}
