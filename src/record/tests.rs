@@ -207,3 +207,50 @@ fn settles_once_steady_and_quiet() {
     }
     assert!(settle.settles_at(quiet).is_some());
 }
+
+#[test]
+fn every_recorded_fixture_replays_its_own_recording() {
+    for (file, kind, name) in [
+        ("pod-nginx-four-states", "Pod", Some("nginx")),
+        ("pod-bad-image", "Pod", Some("nginx")),
+        ("pod-crash-loop", "Pod", Some("crasher")),
+        ("pod-missing-configmap", "Pod", Some("app")),
+        ("pod-unschedulable", "Pod", Some("hungry")),
+        ("pod-deletion", "Pod", Some("sleeper")),
+        ("deployment-progress-deadline", "Deployment", Some("web")),
+        ("service-endpoints", "Endpoints", Some("web")),
+        ("selector-three-pods", "Pod", None),
+    ] {
+        let timeline = fixture(&format!("recorded/{file}"));
+        let mut options = RecordOptions::new(file, kind);
+        options.target_name = name.map(str::to_string);
+        if name.is_none() {
+            options.selector = Some("app=web".into());
+        }
+        round_trip(&timeline, &options, name.is_none());
+    }
+    let labels_of = |file: &str| -> Vec<String> {
+        recorded_states(&fixture(&format!("recorded/{file}")), false)
+            .into_iter()
+            .map(|s| s.label)
+            .collect()
+    };
+    assert_eq!(
+        labels_of("pod-crash-loop"),
+        [
+            "Pending",
+            "Pending/scheduled",
+            "ContainerCreating",
+            "Error",
+            "CrashLoopBackOff"
+        ]
+    );
+    assert_eq!(
+        labels_of("service-endpoints"),
+        [
+            "0 ready, 0 not ready",
+            "1 ready, 0 not ready",
+            "2 ready, 0 not ready"
+        ]
+    );
+}
