@@ -238,6 +238,12 @@ async fn record(args: RecordArgs) -> Result<(), String> {
         humantime::format_duration(args.settle)
     );
 
+    // Ctrl-C (or SIGTERM) ends the recording; what was seen is written.
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt =
+        signal(SignalKind::interrupt()).map_err(|e| format!("cannot handle Ctrl-C: {e}"))?;
+    let mut terminate =
+        signal(SignalKind::terminate()).map_err(|e| format!("cannot handle SIGTERM: {e}"))?;
     let stop_reason = loop {
         let now = t0.elapsed();
         let mut wake = args.duration.map(|d| d.saturating_sub(now));
@@ -254,7 +260,8 @@ async fn record(args: RecordArgs) -> Result<(), String> {
                 }
                 None => break "the spy stopped".to_string(),
             },
-            _ = tokio::signal::ctrl_c() => break "interrupted".to_string(),
+            _ = interrupt.recv() => break "interrupted".to_string(),
+            _ = terminate.recv() => break "terminated".to_string(),
             _ = sleep => {
                 let now = t0.elapsed();
                 if args.duration.is_some_and(|d| now >= d) {

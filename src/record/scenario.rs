@@ -166,9 +166,10 @@ pub fn render_scenario(states: &[RecordedState], options: &RecordOptions) -> Str
         },
     };
     let header = format!(
-        "# Recorded by `kspy record`: {} distinct states. Each `within` is the time\n\
+        "# Recorded by `kspy record`: {} distinct state{}. Each `within` is the time\n\
          # observed since the previous state ×{}, rounded up, at least {}.\n",
         states.len(),
+        if states.len() == 1 { "" } else { "s" },
         options.safety_factor,
         seconds(options.min_within)
     );

@@ -391,16 +391,15 @@ pub fn recorded_states(timeline: &Timeline, selector: bool) -> Vec<RecordedState
                 }
             }
         }
-        if selector {
-            if let Some((_, first, _)) = objects.first()
-                && objects.iter().all(|(_, l, _)| l == first)
-            {
-                let specs: Vec<StateSpec> = objects
-                    .iter()
-                    .map(|(_, l, o)| state_spec(Some(o), l))
-                    .collect();
-                candidates.push((first.clone(), StateSpec::common(&specs)));
-            }
+        if selector
+            && let Some((_, first, _)) = objects.first()
+            && objects.iter().all(|(_, l, _)| l == first)
+        {
+            let specs: Vec<StateSpec> = objects
+                .iter()
+                .map(|(_, l, o)| state_spec(Some(o), l))
+                .collect();
+            candidates.push((first.clone(), StateSpec::common(&specs)));
         }
         for (label, spec) in candidates {
             if spec.is_empty() || states.iter().any(|s| s.label == label) {
