@@ -15,6 +15,10 @@ use super::scenario_run::run_scenario;
 
 /// How long the end of a run waits for deleted namespaces to disappear.
 const NAMESPACE_DELETION_WAIT: Duration = Duration::from_secs(90);
+/// The same after Ctrl-C/SIGTERM: the deletions are issued, but someone who
+/// interrupts a run wants it to end now, not when the namespace controller
+/// is done. Namespaces still terminating are listed in the Cleanup event.
+const INTERRUPTED_DELETION_WAIT: Duration = Duration::from_secs(3);
 
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -103,7 +107,7 @@ impl Runner {
         )
         .await;
         if self.options.wait_for_cleanup {
-            self.wait_for_namespaces(&leftovers.deleting_namespaces).await;
+            self.wait_for_namespaces(&leftovers.deleting_namespaces, NAMESPACE_DELETION_WAIT).await;
         }
         report
     }
@@ -157,7 +161,8 @@ impl Runner {
             sink.send(RunEvent { elapsed: run_start.elapsed(), kind: RunEventKind::Interrupted { signal: "interrupt".to_string() } });
         }
         if self.options.wait_for_cleanup && !deleting.is_empty() {
-            let still_there = self.wait_for_namespaces(&deleting).await;
+            let wait = if summary.interrupted { INTERRUPTED_DELETION_WAIT } else { NAMESPACE_DELETION_WAIT };
+            let still_there = self.wait_for_namespaces(&deleting, wait).await;
             if !still_there.is_empty() {
                 sink.send(RunEvent {
                     elapsed: run_start.elapsed(),
@@ -176,8 +181,8 @@ impl Runner {
     }
 
     /// Waits until the namespaces are gone; returns those still there.
-    async fn wait_for_namespaces(&self, namespaces: &[String]) -> Vec<String> {
-        let deadline = Instant::now() + NAMESPACE_DELETION_WAIT;
+    async fn wait_for_namespaces(&self, namespaces: &[String], wait: Duration) -> Vec<String> {
+        let deadline = Instant::now() + wait;
         let mut remaining: Vec<String> = namespaces.to_vec();
         while !remaining.is_empty() && Instant::now() < deadline {
             let mut still = Vec::new();
