@@ -15,6 +15,10 @@ import (
 
 // write sends the Pod status the kubelet would compute now. It returns false
 // when the Pod is gone (or the worker stops), so the caller can give up.
+//
+// Conflicts and rejected writes are given up after 10 tries; an unreachable
+// or restarting API server is retried until the worker stops, as a kubelet
+// keeps syncing: giving up would leave the Pod in its last state for ever.
 func (w *worker) write() bool {
 	for attempt := 0; attempt < 10 && w.ctx.Err() == nil; attempt++ {
 		pod := w.pod().DeepCopy()
@@ -38,7 +42,13 @@ func (w *worker) write() bool {
 			}
 		default:
 			log.Printf("pod %s/%s: status update: %v", pod.Namespace, pod.Name, err)
-			time.Sleep(200 * time.Millisecond)
+			if !apierrors.IsInvalid(err) && !apierrors.IsBadRequest(err) && !apierrors.IsForbidden(err) {
+				attempt-- // transient: the API server is away
+			}
+			select {
+			case <-w.ctx.Done():
+			case <-time.After(200 * time.Millisecond):
+			}
 		}
 	}
 	return false
