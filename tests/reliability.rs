@@ -54,6 +54,10 @@ fn main() {
             interrupt_cleans_up(nix::sys::signal::Signal::SIGTERM, 143)
         }),
         (
+            "cleanup_with_the_api_server_away_lists_the_namespaces",
+            cleanup_with_the_api_server_away_lists_the_namespaces,
+        ),
+        (
             "viewer_gets_an_error_naming_create_namespaces",
             viewer_gets_an_error_naming_create_namespaces,
         ),
@@ -453,6 +457,57 @@ fn interrupt_cleans_up(signal: nix::sys::signal::Signal, expected: i32) -> Resul
         .await
     })
     .map_err(|e| format!("{}\nkspy output:\n{output}", e.message().unwrap_or("")).into())
+}
+
+/// Interrupted while the API server is down, kspy cannot delete what it
+/// created: it still exits promptly, and says which namespaces are left.
+fn cleanup_with_the_api_server_away_lists_the_namespaces() -> Result<(), Failed> {
+    let Some(dir) = shared().dir.clone() else {
+        return Err("needs the local cluster this binary starts (KSPY_TEST_KUBECONFIG is set)".into());
+    };
+    let work = temp_dir("kspy-away-");
+    for i in 0..3 {
+        write(&work.path().join(format!("long-{i:02}.yaml")), &long_running_scenario(i));
+    }
+    let kubeconfig = shared().kubeconfig.display().to_string();
+    let mut kspy = Kspy::spawn(&["run", "--kubeconfig", &kubeconfig, "-j", "3", &work.path().display().to_string()]);
+    kspy.wait_for_lines("START", 3, Duration::from_secs(60))?;
+    std::thread::sleep(Duration::from_secs(2));
+    let outage = std::thread::spawn(move || kspy::cluster::restart_component(&dir, "kube-apiserver", Duration::from_secs(20)));
+    // The API server is stopped within about a second; interrupt after.
+    std::thread::sleep(Duration::from_secs(3));
+    let pid = nix::unistd::Pid::from_raw(kspy.child.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).map_err(|e| format!("sending SIGINT: {e}"))?;
+    let status = kspy.wait(Duration::from_secs(60));
+    outage.join().map_err(|_| "the restart thread panicked")?.map_err(|e| format!("restarting the API server: {e}"))?;
+    let status = status?;
+    let output = kspy.output();
+    let mine = started_namespaces(&output);
+    // Whatever happened, remove what the run left, so later trials start clean.
+    block_on(async {
+        let client = admin().await?;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let namespaces: Api<Namespace> = Api::all(client.clone());
+        for ns in &mine {
+            loop {
+                match namespaces.delete(ns, &Default::default()).await {
+                    Ok(_) => break,
+                    Err(kube::Error::Api(e)) if e.code == 404 => break,
+                    Err(_) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(500)).await,
+                    Err(e) => return Err(Failed::from(format!("deleting {ns} after the outage: {e}"))),
+                }
+            }
+        }
+        Ok(())
+    })?;
+    if exit_code(status) != Some(130) {
+        return Err(format!("kspy ended {status} after SIGINT, expected 130; output:\n{output}").into());
+    }
+    let missing: Vec<&String> = mine.iter().filter(|ns| !output.contains(&format!("Cleanup failed: namespace {ns}")) && !output.lines().any(|l| l.contains("Cleanup") && l.contains(ns.as_str()) && l.contains("kept"))).collect();
+    if mine.len() != 3 || !missing.is_empty() {
+        return Err(format!("the cleanup must name every namespace it could not delete; not named: {missing:?}; output:\n{output}").into());
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------- 3. RBAC
