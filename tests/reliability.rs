@@ -42,7 +42,7 @@ fn main() {
     // Every trial disturbs or loads the one cluster: one at a time.
     args.test_threads = Some(1);
     type Test = fn() -> Result<(), Failed>;
-    let tests: Vec<(&str, Test)> = vec![
+    let mut tests: Vec<(&str, Test)> = vec![
         (
             "api_server_restart_during_expect_leaves_a_gap_and_passes",
             api_server_restart_during_expect,
@@ -70,6 +70,10 @@ fn main() {
             secret_values_never_reach_any_output,
         ),
     ];
+    tests.push((
+        "load_200_scenarios_50_at_a_time_leave_nothing_behind",
+        load_200_scenarios,
+    ));
     let trials: Vec<Trial> = tests
         .into_iter()
         .map(|(name, test)| Trial::test(name, test))
@@ -274,6 +278,52 @@ fn exit_code(status: ExitStatus) -> Option<i32> {
     status.code()
 }
 
+/// After an API server restart the cluster takes a while to be whole again:
+/// until the RBAC caches fill, the controllers' watches are refused and back
+/// off for up to about a minute (a new namespace gets no `default`
+/// ServiceAccount meanwhile, so no Pod can be created in it). Waits until a
+/// new namespace gets its ServiceAccount and the API server's open watches
+/// stop changing, so the next trial starts on a whole cluster.
+async fn wait_until_recovered(client: &kube::Client) -> Result<(), Failed> {
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let name = format!("kspy-reliability-probe-{}", std::process::id());
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    loop {
+        let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": name}}))?;
+        match namespaces.create(&PostParams::default(), &ns).await {
+            Ok(_) => break,
+            Err(kube::Error::Api(e)) if e.code == 409 => break,
+            Err(e) if Instant::now() >= deadline => return Err(format!("the API server did not come back: {e}").into()),
+            Err(_) => tokio::time::sleep(Duration::from_millis(500)).await,
+        }
+    }
+    let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), &name);
+    while !matches!(accounts.get_opt("default").await, Ok(Some(_))) {
+        if Instant::now() >= deadline {
+            return Err("the controller-manager did not recover from the API server restart (no default ServiceAccount)".into());
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let _ = namespaces.delete(&name, &Default::default()).await;
+    stable_watches(client, deadline).await.map(|_| ())
+}
+
+/// The open watch count once two readings 5 s apart agree.
+async fn stable_watches(client: &kube::Client, deadline: Instant) -> Result<f64, Failed> {
+    let mut last = open_watches(client).await?;
+    loop {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let now = open_watches(client).await?;
+        if now == last {
+            return Ok(now);
+        }
+        if Instant::now() >= deadline {
+            return Err(format!("the API server's open watches kept changing ({last} then {now})").into());
+        }
+        last = now;
+    }
+}
+
 // ---------------------------------------------------------------- 1. API server restart
 
 const SLEEPER: &str = r#"apiVersion: kspy.dev/v1alpha1
@@ -359,6 +409,7 @@ fn api_server_restart_during_expect() -> Result<(), Failed> {
             .list(&ListParams::default().limit(1))
             .await
             .map_err(|e| format!("after the restart: {e}"))?;
+        wait_until_recovered(&client).await?;
         no_kspy_namespaces_within(
             &client,
             &started_namespaces(&output),
@@ -463,23 +514,41 @@ fn interrupt_cleans_up(signal: nix::sys::signal::Signal, expected: i32) -> Resul
 /// created: it still exits promptly, and says which namespaces are left.
 fn cleanup_with_the_api_server_away_lists_the_namespaces() -> Result<(), Failed> {
     let Some(dir) = shared().dir.clone() else {
-        return Err("needs the local cluster this binary starts (KSPY_TEST_KUBECONFIG is set)".into());
+        return Err(
+            "needs the local cluster this binary starts (KSPY_TEST_KUBECONFIG is set)".into(),
+        );
     };
     let work = temp_dir("kspy-away-");
     for i in 0..3 {
-        write(&work.path().join(format!("long-{i:02}.yaml")), &long_running_scenario(i));
+        write(
+            &work.path().join(format!("long-{i:02}.yaml")),
+            &long_running_scenario(i),
+        );
     }
     let kubeconfig = shared().kubeconfig.display().to_string();
-    let mut kspy = Kspy::spawn(&["run", "--kubeconfig", &kubeconfig, "-j", "3", &work.path().display().to_string()]);
+    let mut kspy = Kspy::spawn(&[
+        "run",
+        "--kubeconfig",
+        &kubeconfig,
+        "-j",
+        "3",
+        &work.path().display().to_string(),
+    ]);
     kspy.wait_for_lines("START", 3, Duration::from_secs(60))?;
     std::thread::sleep(Duration::from_secs(2));
-    let outage = std::thread::spawn(move || kspy::cluster::restart_component(&dir, "kube-apiserver", Duration::from_secs(20)));
+    let outage = std::thread::spawn(move || {
+        kspy::cluster::restart_component(&dir, "kube-apiserver", Duration::from_secs(20))
+    });
     // The API server is stopped within about a second; interrupt after.
     std::thread::sleep(Duration::from_secs(3));
     let pid = nix::unistd::Pid::from_raw(kspy.child.id() as i32);
-    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).map_err(|e| format!("sending SIGINT: {e}"))?;
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT)
+        .map_err(|e| format!("sending SIGINT: {e}"))?;
     let status = kspy.wait(Duration::from_secs(60));
-    outage.join().map_err(|_| "the restart thread panicked")?.map_err(|e| format!("restarting the API server: {e}"))?;
+    outage
+        .join()
+        .map_err(|_| "the restart thread panicked")?
+        .map_err(|e| format!("restarting the API server: {e}"))?;
     let status = status?;
     let output = kspy.output();
     let mine = started_namespaces(&output);
@@ -493,17 +562,31 @@ fn cleanup_with_the_api_server_away_lists_the_namespaces() -> Result<(), Failed>
                 match namespaces.delete(ns, &Default::default()).await {
                     Ok(_) => break,
                     Err(kube::Error::Api(e)) if e.code == 404 => break,
-                    Err(_) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(500)).await,
-                    Err(e) => return Err(Failed::from(format!("deleting {ns} after the outage: {e}"))),
+                    Err(_) if Instant::now() < deadline => {
+                        tokio::time::sleep(Duration::from_millis(500)).await
+                    }
+                    Err(e) => {
+                        return Err(Failed::from(format!("deleting {ns} after the outage: {e}")));
+                    }
                 }
             }
         }
-        Ok(())
+        wait_until_recovered(&client).await
     })?;
     if exit_code(status) != Some(130) {
-        return Err(format!("kspy ended {status} after SIGINT, expected 130; output:\n{output}").into());
+        return Err(
+            format!("kspy ended {status} after SIGINT, expected 130; output:\n{output}").into(),
+        );
     }
-    let missing: Vec<&String> = mine.iter().filter(|ns| !output.contains(&format!("Cleanup failed: namespace {ns}")) && !output.lines().any(|l| l.contains("Cleanup") && l.contains(ns.as_str()) && l.contains("kept"))).collect();
+    let missing: Vec<&String> = mine
+        .iter()
+        .filter(|ns| {
+            !output.contains(&format!("Cleanup failed: namespace {ns}"))
+                && !output
+                    .lines()
+                    .any(|l| l.contains("Cleanup") && l.contains(ns.as_str()) && l.contains("kept"))
+        })
+        .collect();
     if mine.len() != 3 || !missing.is_empty() {
         return Err(format!("the cleanup must name every namespace it could not delete; not named: {missing:?}; output:\n{output}").into());
     }
@@ -847,4 +930,147 @@ fn secret_values_never_reach_any_output() -> Result<(), Failed> {
         }
     }
     Ok(())
+}
+
+// ---------------------------------------------------------------- 5. Load
+
+fn config_map_scenario(index: usize, expected: &str) -> String {
+    format!(
+        r#"apiVersion: kspy.dev/v1alpha1
+kind: Scenario
+metadata:
+  name: load-{index:03}
+spec:
+  timeout: 5m
+  steps:
+  - apply:
+      manifest:
+        apiVersion: v1
+        kind: ConfigMap
+        metadata: {{name: settings}}
+        data: {{mode: fast}}
+  - expect:
+      target: ConfigMap/settings
+      sequence:
+      - state: stored
+        within: 2m
+        field: {{path: "{{.data.mode}}", equals: {expected}}}
+"#
+    )
+}
+
+/// The API server's open watches: the sum of
+/// `apiserver_longrunning_requests{verb="WATCH"}` over its series.
+async fn open_watches(client: &kube::Client) -> Result<f64, Failed> {
+    let request = http::Request::get("/metrics")
+        .body(Vec::new())
+        .map_err(|e| e.to_string())?;
+    let text = client
+        .request_text(request)
+        .await
+        .map_err(|e| format!("GET /metrics: {e}"))?;
+    Ok(text
+        .lines()
+        .filter(|l| {
+            l.starts_with("apiserver_longrunning_requests{") && l.contains("verb=\"WATCH\"")
+        })
+        .filter_map(|l| l.rsplit_once(' ').and_then(|(_, v)| v.parse::<f64>().ok()))
+        .sum())
+}
+
+/// 200 small scenarios, 50 at a time: each is decided as it should be (one
+/// in ten expects a value the ConfigMap never has and fails), no namespace
+/// is left, and every watch kspy opened is closed again.
+fn load_200_scenarios() -> Result<(), Failed> {
+    let work = temp_dir("kspy-load-");
+    for i in 0..200 {
+        let expected = if i % 10 == 0 { "slow" } else { "fast" };
+        write(
+            &work.path().join(format!("load-{i:03}.yaml")),
+            &config_map_scenario(i, expected),
+        );
+    }
+    // The failing ones wait out their 2m deadline: make it short for them.
+    for i in (0..200).step_by(10) {
+        let path = work.path().join(format!("load-{i:03}.yaml"));
+        let text = std::fs::read_to_string(&path)?.replace("within: 2m", "within: 5s");
+        write(&path, &text);
+    }
+    // Measured once steady: clients still reconnecting after an earlier
+    // trial's restart would move it.
+    let watches_before = block_on(async {
+        stable_watches(&admin().await?, Instant::now() + Duration::from_secs(120)).await
+    })?;
+    // The controllers, scheduler and node agent always watch: no series at
+    // all means the metric was not found, and the check below would be void.
+    if watches_before == 0.0 {
+        return Err("no apiserver_longrunning_requests{verb=\"WATCH\"} series in /metrics".into());
+    }
+    let report = work.path().join("report.json");
+    let kubeconfig = shared().kubeconfig.display().to_string();
+    let mut kspy = Kspy::spawn(&[
+        "run",
+        "--kubeconfig",
+        &kubeconfig,
+        "-j",
+        "50",
+        "--json",
+        &report.display().to_string(),
+        &work.path().display().to_string(),
+    ]);
+    let status = kspy.wait(Duration::from_secs(900))?;
+    let output = kspy.output();
+    if exit_code(status) != Some(1) {
+        return Err(format!(
+            "expected exit 1 (20 scenarios fail by design), got {status}; output:\n{output}"
+        )
+        .into());
+    }
+    let json: Value = serde_json::from_slice(&std::fs::read(&report)?)?;
+    let summary = &json["summary"];
+    if summary["scenarios"] != 200
+        || summary["passed"] != 180
+        || summary["failed"] != 20
+        || summary["errors"] != 0
+    {
+        return Err(format!(
+            "expected 180 passed and 20 failed of 200: {summary}\noutput:\n{output}"
+        )
+        .into());
+    }
+    for scenario in json["scenarios"].as_array().into_iter().flatten() {
+        let index: usize = scenario["name"]
+            .as_str()
+            .and_then(|n| n.strip_prefix("load-"))
+            .and_then(|n| n.parse().ok())
+            .ok_or("a load-NNN name")?;
+        let expected = if index % 10 == 0 { "failed" } else { "passed" };
+        if scenario["result"] != expected {
+            return Err(
+                format!("{} should have {expected}: {scenario:#}", scenario["name"]).into(),
+            );
+        }
+    }
+    block_on(async {
+        let client = admin().await?;
+        no_kspy_namespaces_within(
+            &client,
+            &started_namespaces(&output),
+            Duration::from_secs(120),
+        )
+        .await?;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let now = open_watches(&client).await?;
+            if now <= watches_before {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(Failed::from(format!(
+                    "the API server has {now} open watches, {watches_before} before the run: kspy left watches open"
+                )));
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    })
 }
