@@ -458,12 +458,15 @@ fn interrupt_cleans_up(signal: nix::sys::signal::Signal, expected: i32) -> Resul
         );
     }
     let kubeconfig = shared().kubeconfig.display().to_string();
+    let report = work.path().join("report.json");
     let mut kspy = Kspy::spawn(&[
         "run",
         "--kubeconfig",
         &kubeconfig,
         "-j",
         "20",
+        "--json",
+        &report.display().to_string(),
         &work.path().display().to_string(),
     ]);
     kspy.wait_for_lines("START", 20, Duration::from_secs(120))?;
@@ -495,6 +498,15 @@ fn interrupt_cleans_up(signal: nix::sys::signal::Signal, expected: i32) -> Resul
     if exit_code(status) != Some(expected) {
         return Err(format!(
             "kspy ended {status} after {signal}, expected {expected}; output:\n{output}"
+        )
+        .into());
+    }
+    // The report is written, and says which signal stopped the run.
+    let json: Value = serde_json::from_slice(&std::fs::read(&report)?)?;
+    if json["interruptedBy"] != signal.as_str() || json["summary"]["interrupted"] != true {
+        return Err(format!(
+            "the JSON report must say the run was interrupted by {signal}: interruptedBy {}, summary {}",
+            json["interruptedBy"], json["summary"]
         )
         .into());
     }

@@ -156,6 +156,6 @@ fn spawn_signal_handler(interrupt: Interrupt, signal: Arc<std::sync::Mutex<Optio
         if let Ok(mut slot) = signal.lock() {
             *slot = Some(code);
         }
-        interrupt.trigger();
+        interrupt.trigger_by(if code == 130 { "SIGINT" } else { "SIGTERM" });
     });
 }

@@ -44,17 +44,30 @@ impl Default for RunOptions {
 #[derive(Clone)]
 pub struct Interrupt {
     sender: Arc<watch::Sender<bool>>,
+    /// What stopped the run (`SIGINT`), for the Interrupted event.
+    cause: Arc<std::sync::Mutex<Option<String>>>,
 }
 
 impl Default for Interrupt {
     fn default() -> Self {
-        Interrupt { sender: Arc::new(watch::channel(false).0) }
+        Interrupt { sender: Arc::new(watch::channel(false).0), cause: Arc::default() }
     }
 }
 
 impl Interrupt {
     pub fn trigger(&self) {
         self.sender.send_replace(true);
+    }
+    /// [`trigger`](Self::trigger), naming the cause (`SIGINT`, `SIGTERM`):
+    /// reports say what interrupted the run.
+    pub fn trigger_by(&self, cause: &str) {
+        if let Ok(mut slot) = self.cause.lock() {
+            slot.get_or_insert_with(|| cause.to_string());
+        }
+        self.trigger();
+    }
+    fn cause(&self) -> String {
+        self.cause.lock().ok().and_then(|c| c.clone()).unwrap_or_else(|| "interrupt".to_string())
     }
     pub fn is_triggered(&self) -> bool {
         *self.sender.borrow()
@@ -158,7 +171,7 @@ impl Runner {
         }
         summary.interrupted = interrupt.is_triggered();
         if summary.interrupted {
-            sink.send(RunEvent { elapsed: run_start.elapsed(), kind: RunEventKind::Interrupted { signal: "interrupt".to_string() } });
+            sink.send(RunEvent { elapsed: run_start.elapsed(), kind: RunEventKind::Interrupted { signal: interrupt.cause() } });
         }
         if self.options.wait_for_cleanup && !deleting.is_empty() {
             let wait = if summary.interrupted { INTERRUPTED_DELETION_WAIT } else { NAMESPACE_DELETION_WAIT };
