@@ -996,7 +996,7 @@ async fn open_watches(client: &kube::Client) -> Result<f64, Failed> {
 fn load_200_scenarios() -> Result<(), Failed> {
     let work = temp_dir("kspy-load-");
     for i in 0..200 {
-        let expected = if i % 10 == 0 { "slow" } else { "fast" };
+        let expected = if i.is_multiple_of(10) { "slow" } else { "fast" };
         write(
             &work.path().join(format!("load-{i:03}.yaml")),
             &config_map_scenario(i, expected),
@@ -1056,7 +1056,7 @@ fn load_200_scenarios() -> Result<(), Failed> {
             .and_then(|n| n.strip_prefix("load-"))
             .and_then(|n| n.parse().ok())
             .ok_or("a load-NNN name")?;
-        let expected = if index % 10 == 0 { "failed" } else { "passed" };
+        let expected = if index.is_multiple_of(10) { "failed" } else { "passed" };
         if scenario["result"] != expected {
             return Err(
                 format!("{} should have {expected}: {scenario:#}", scenario["name"]).into(),
