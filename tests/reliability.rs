@@ -995,7 +995,7 @@ async fn open_watches(client: &kube::Client) -> Result<f64, Failed> {
 /// is left, and every watch kspy opened is closed again.
 fn load_200_scenarios() -> Result<(), Failed> {
     let work = temp_dir("kspy-load-");
-    for i in 0..200 {
+    for i in 0..200usize {
         let expected = if i.is_multiple_of(10) { "slow" } else { "fast" };
         write(
             &work.path().join(format!("load-{i:03}.yaml")),
