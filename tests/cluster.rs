@@ -33,20 +33,31 @@ fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Runtime::new().expect("a tokio runtime")
 }
 
-/// Every pid recorded in the state file, read before `down` removes it.
-fn recorded_pids(dir: &Path) -> Vec<u32> {
+/// Every component recorded in the state file, read before `down` removes it.
+fn recorded_components(dir: &Path) -> Vec<cluster::ComponentRecord> {
     let state = cluster::ClusterState::load(dir).expect("readable state").expect("a state file");
-    state.components.iter().map(|c| c.pid).collect()
+    state.components
 }
 
-/// Whether a process still runs. A zombie has exited and released
-/// everything; only its exit status waits for its parent (init, once the
-/// `kspy` that started it has exited) to collect it.
-fn pid_exists(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
-        Err(_) => false,
+/// Why a recorded component still runs, or None if it is gone. A zombie has
+/// exited and released everything; only its exit status waits for its
+/// parent (init, once the `kspy` that started it has exited) to collect it.
+/// A pid now held by another program (pids are reused quickly on a busy
+/// machine) is not our component.
+fn still_running(component: &cluster::ComponentRecord) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{}/stat", component.pid)).ok()?;
+    if stat.rsplit_once(')').is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')) {
+        return None;
     }
+    let cmdline = std::fs::read(format!("/proc/{}/cmdline", component.pid)).unwrap_or_default();
+    let argv0 = cmdline.split(|b| *b == 0).next().unwrap_or_default();
+    (argv0 == component.binary.as_os_str().as_encoded_bytes())
+        .then(|| format!("{} (pid {}) still runs after down: {}", component.name, component.pid, stat.trim()))
+}
+
+fn assert_all_stopped(components: &[cluster::ComponentRecord]) {
+    let running: Vec<String> = components.iter().filter_map(still_running).collect();
+    assert!(running.is_empty(), "{running:#?}");
 }
 
 fn up_serves_a_ready_node_and_down_leaves_nothing() -> Result<(), Failed> {
@@ -60,7 +71,7 @@ fn up_serves_a_ready_node_and_down_leaves_nothing() -> Result<(), Failed> {
         Ok::<_, Box<dyn std::error::Error>>((nodes, sa))
     });
     let status = cluster::status(&dir);
-    let pids = recorded_pids(&dir);
+    let components = recorded_components(&dir);
     let stopped = cluster::down(&dir)?;
 
     let (nodes, sa) = check.map_err(|e| Failed::from(e.to_string()))?;
@@ -84,9 +95,7 @@ fn up_serves_a_ready_node_and_down_leaves_nothing() -> Result<(), Failed> {
     }
     assert!(status.components.iter().all(|(_, alive)| *alive), "all components ran: {:?}", status.components);
     assert_eq!(stopped.len(), status.components.len(), "down stopped every component");
-    for pid in pids {
-        assert!(!pid_exists(pid), "process {pid} is gone after down");
-    }
+    assert_all_stopped(&components);
     assert!(!dir.exists(), "down removed {}", dir.display());
     Ok(())
 }
@@ -101,7 +110,7 @@ fn cli_up_status_down() -> Result<(), Failed> {
     let stdout = String::from_utf8_lossy(&up.stdout).to_string();
     let stderr = String::from_utf8_lossy(&up.stderr).to_string();
     let status = kspy().args(["cluster", "status", "--dir"]).arg(&dir).output()?;
-    let pids = if up.status.success() { recorded_pids(&dir) } else { Vec::new() };
+    let components = if up.status.success() { recorded_components(&dir) } else { Vec::new() };
     let down = kspy().args(["cluster", "down", "--dir"]).arg(&dir).output()?;
 
     assert!(up.status.success(), "cluster up failed: {stderr}");
@@ -114,9 +123,7 @@ fn cli_up_status_down() -> Result<(), Failed> {
         assert!(line.contains("running"), "status shows {component} running: {status_text}");
     }
     assert!(down.status.success(), "down: {}", String::from_utf8_lossy(&down.stderr));
-    for pid in pids {
-        assert!(!pid_exists(pid), "process {pid} is gone after down");
-    }
+    assert_all_stopped(&components);
     assert!(!dir.exists());
 
     let again = kspy().args(["cluster", "status", "--dir"]).arg(&dir).output()?;
@@ -148,9 +155,7 @@ fn a_component_that_dies_fails_up_with_its_log() -> Result<(), Failed> {
         other => panic!("expected kwok to die at start, got {other:?}"),
     }
     let state = state.expect("the state file lists what was started");
-    for component in state.components {
-        assert!(!pid_exists(component.pid), "{} was stopped after the failed up", component.name);
-    }
+    assert_all_stopped(&state.components);
     Ok(())
 }
 
