@@ -28,7 +28,7 @@ use super::format::{Relative, Seconds, human};
 use super::redact::{SecretValues, redact_secrets};
 use super::run::RunRecord;
 use super::scenario::{failure_diff, headline, secret_values};
-use super::timeline::{event_text, short_failure};
+use super::timeline::{event_text, short_failure, snapshots};
 
 const CSS: &str = include_str!("html/report.css");
 const JS: &str = include_str!("html/report.js");
@@ -438,17 +438,6 @@ fn unified_diff(old: &str, new: &str) -> String {
 }
 
 /// Snapshots carried by an observation, with whether the object is gone.
-fn snapshots(observation: &Observation) -> Vec<(&Value, bool)> {
-    match observation {
-        Observation::Added { object, .. } | Observation::Modified { object, .. } => {
-            vec![(object, false)]
-        }
-        Observation::Deleted { object, .. } => vec![(object, true)],
-        Observation::Relisted { objects, .. } => objects.iter().map(|o| (o, false)).collect(),
-        _ => Vec::new(),
-    }
-}
-
 fn expectation_lanes(
     out: &mut String,
     expectation: &ExpectationReport,

@@ -248,7 +248,8 @@ fn markers(
 }
 
 /// The objects an observation carries, with whether they are gone.
-fn snapshots(observation: &Observation) -> Vec<(&Value, bool)> {
+/// The objects an observation carries, each with whether it was deleted.
+pub(crate) fn snapshots(observation: &Observation) -> Vec<(&Value, bool)> {
     match observation {
         Observation::Added { object, .. } | Observation::Modified { object, .. } => {
             vec![(object, false)]
