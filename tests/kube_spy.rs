@@ -11,8 +11,6 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
-use k8s_openapi::api::core::v1::ServiceAccount;
 use kspy::expect::{KindRef, Observation};
 use kspy::kube::{Cluster, ConnectOptions, KubeError, ResolvedKind};
 use kspy::scenario::Patch;
@@ -471,37 +469,7 @@ async fn read_only_kubeconfig(cluster: &Cluster, ns: &str) -> Result<PathBuf, Fa
                "subjects": [{"kind": "ServiceAccount", "name": "reader", "namespace": ns}]}),
     ];
     cluster.apply_all(&rbac, ns).await?;
-    let accounts: kube::Api<ServiceAccount> = kube::Api::namespaced(cluster.client().clone(), ns);
-    let request = TokenRequest {
-        spec: Some(TokenRequestSpec {
-            expiration_seconds: Some(600),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
-    let token = accounts
-        .create_token_request("reader", &Default::default(), &request)
-        .await?;
-    let token = token
-        .status
-        .and_then(|s| s.token)
-        .ok_or("the TokenRequest has no token")?;
-
-    let admin = kube::config::Kubeconfig::read_from(&shared().kubeconfig)?;
-    let server_cluster = admin
-        .clusters
-        .first()
-        .and_then(|c| c.cluster.clone())
-        .ok_or("no cluster in the kubeconfig")?;
-    let server = server_cluster.server.ok_or("no server")?;
-    let ca = server_cluster.certificate_authority.ok_or("no CA file")?;
-    let yaml = format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {server}\n    certificate-authority: {ca}\n\
-         users:\n- name: reader\n  user:\n    token: {token}\ncontexts:\n- name: reader\n  context:\n    cluster: c\n    user: reader\n    namespace: {ns}\n\
-         current-context: reader\n"
-    );
-    let path = std::env::temp_dir().join(format!("kspy-reader-{}.kubeconfig", std::process::id()));
-    std::fs::write(&path, yaml)?;
+    let path = support::token::service_account_kubeconfig(cluster.client(), &shared().kubeconfig, ns, "reader", Some(ns)).await?;
     Ok(path)
 }
 

@@ -15,7 +15,6 @@ use std::sync::mpsc::{Receiver, channel};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use k8s_openapi::api::authentication::v1::{TokenRequest, TokenRequestSpec};
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use kspy::runner::namespace::RUN_LABEL;
 use kube::api::{Api, ListParams, PostParams};
@@ -634,48 +633,7 @@ async fn service_account_kubeconfig(
             .await
             .map_err(|e| format!("applying {}: {e}", object["kind"]))?;
     }
-    let accounts: Api<ServiceAccount> = Api::namespaced(client.clone(), "default");
-    let request = TokenRequest {
-        spec: Some(TokenRequestSpec {
-            expiration_seconds: Some(1800),
-            ..Default::default()
-        }),
-        ..Default::default()
-    };
-    let token = accounts
-        .create_token_request(name, &PostParams::default(), &request)
-        .await
-        .map_err(|e| format!("TokenRequest for {name}: {e}"))?
-        .status
-        .and_then(|s| s.token)
-        .ok_or("the TokenRequest has no token")?;
-    let admin = kube::config::Kubeconfig::read_from(&shared().kubeconfig)?;
-    let server_cluster = admin
-        .clusters
-        .first()
-        .and_then(|c| c.cluster.clone())
-        .ok_or("no cluster in the admin kubeconfig")?;
-    let server = server_cluster
-        .server
-        .ok_or("no server in the admin kubeconfig")?;
-    let ca = match (
-        server_cluster.certificate_authority,
-        server_cluster.certificate_authority_data,
-    ) {
-        (Some(file), _) => format!("certificate-authority: {file}"),
-        (None, Some(data)) => format!("certificate-authority-data: {data}"),
-        (None, None) => return Err("no CA in the admin kubeconfig".into()),
-    };
-    let yaml = format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {server}\n    {ca}\n\
-         users:\n- name: {name}\n  user:\n    token: {token}\ncontexts:\n- name: {name}\n  context:\n    cluster: c\n    user: {name}\n\
-         current-context: {name}\n"
-    );
-    let path = std::env::temp_dir().join(format!(
-        "kspy-reliability-{name}-{}.kubeconfig",
-        std::process::id()
-    ));
-    std::fs::write(&path, yaml)?;
+    let path = support::token::service_account_kubeconfig(client, &shared().kubeconfig, "default", name, None).await?;
     Ok(path)
 }
 

@@ -3,4 +3,5 @@
 #![allow(dead_code)] // each test binary uses a different part of this module
 
 pub mod cluster;
+pub mod token;
 pub mod watch;
