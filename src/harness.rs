@@ -46,8 +46,18 @@ pub fn main(dir: impl AsRef<Path>) -> ! {
             std::process::exit(2);
         }
     };
-    let target = if args.list { None } else { Some(TestTarget::start()) };
-    let kubeconfig = target.as_ref().and_then(|t| t.kubeconfig.clone());
+    let target = if args.list {
+        None
+    } else {
+        match TestCluster::from_env_or_local(&["KSPY_TEST_KUBECONFIG", "KUBECONFIG"]) {
+            Ok(cluster) => Some(cluster),
+            Err(message) => {
+                eprintln!("kspy: {message}");
+                std::process::exit(2);
+            }
+        }
+    };
+    let kubeconfig = target.as_ref().map(|t| t.kubeconfig.clone());
     let trials = trials(scenarios, kubeconfig);
     let conclusion = libtest_mimic::run(&args, trials);
     // Stop a local control plane before exiting: exit() skips destructors.
@@ -100,33 +110,44 @@ fn run_one(scenario: &Scenario, kubeconfig: Option<PathBuf>) -> Result<(), Faile
     })
 }
 
-/// The cluster tests run against; a local control plane is stopped on drop.
-struct TestTarget {
-    kubeconfig: Option<PathBuf>,
+/// The cluster a test binary runs against: the one a kubeconfig variable
+/// names, or a local control plane started for the binary and stopped when
+/// this value is dropped (also when tests fail; `main` drops it before
+/// exiting).
+pub struct TestCluster {
+    pub kubeconfig: PathBuf,
+    /// Set when this binary started the cluster and must stop it.
     local_dir: Option<PathBuf>,
 }
 
-impl TestTarget {
-    fn start() -> TestTarget {
-        if let Some(path) = std::env::var_os("KSPY_TEST_KUBECONFIG").or_else(|| std::env::var_os("KUBECONFIG")) {
-            return TestTarget { kubeconfig: Some(PathBuf::from(path)), local_dir: None };
+impl TestCluster {
+    /// Uses the kubeconfig in the first of `variables` that is set;
+    /// otherwise starts a local control plane in a temporary directory.
+    pub fn from_env_or_local(variables: &[&str]) -> Result<TestCluster, String> {
+        if let Some(path) = variables.iter().find_map(std::env::var_os) {
+            return Ok(TestCluster { kubeconfig: PathBuf::from(path), local_dir: None });
         }
-        let dir = std::env::temp_dir().join(format!("kspy-harness-cluster-{}", std::process::id()));
-        let started = tokio::runtime::Runtime::new()
-            .map_err(|e| e.to_string())
-            .and_then(|rt| rt.block_on(cluster::up(&UpOptions::new(dir.clone()), |m| eprintln!("kspy cluster: {m}"))).map_err(|e| e.to_string()));
+        let dir = std::env::temp_dir().join(format!("kspy-test-cluster-{}", std::process::id()));
+        let started = tokio::runtime::Runtime::new().map_err(|e| e.to_string()).and_then(|rt| {
+            rt.block_on(cluster::up(&UpOptions::new(dir.clone()), |m| eprintln!("kspy cluster: {m}")))
+                .map_err(|e| e.to_string())
+        });
         match started {
-            Ok(running) => TestTarget { kubeconfig: Some(running.kubeconfig), local_dir: Some(running.dir) },
+            Ok(running) => Ok(TestCluster { kubeconfig: running.kubeconfig, local_dir: Some(running.dir) }),
             Err(e) => {
                 let _ = cluster::down(&dir);
-                eprintln!("kspy: the local control plane did not start: {e}");
-                std::process::exit(2);
+                Err(format!("the local control plane did not start: {e}"))
             }
         }
     }
+
+    /// The local control plane's state directory, when this binary started it.
+    pub fn local_dir(&self) -> Option<&PathBuf> {
+        self.local_dir.as_ref()
+    }
 }
 
-impl Drop for TestTarget {
+impl Drop for TestCluster {
     fn drop(&mut self) {
         if let Some(dir) = self.local_dir.take() {
             if let Err(e) = cluster::down(&dir) {
