@@ -17,7 +17,12 @@ use crate::scenario::{Manifests, Patch, Scenario, StepAction};
 use crate::spy::Spy;
 
 use super::event::{EventSink, RunEvent, RunEventKind};
-use super::outcome::{ExpectationReport, StepReport};
+use super::outcome::{ContainerLog, ExpectationReport, StepReport};
+
+/// How many of a failed Pod's last log lines a report shows, per container.
+const LOG_LINES: i64 = 20;
+/// A failure report does not wait longer than this for a container's log.
+const LOG_TIMEOUT: Duration = Duration::from_secs(3);
 use super::target::{self, ResolvedTarget};
 
 /// How a scenario's steps ended, before `expectFailure` is applied.
@@ -297,12 +302,55 @@ impl ScenarioContext<'_> {
                     outcome = Some(StepsOutcome::Failed { explanation: explain(&target.display, failure), at: verdict.at });
                 }
             }
-            reports.push(expectation_report(step_index, target, timeline, verdict, now));
+            let mut report = expectation_report(step_index, target, timeline, verdict, now);
+            if !report.verdict.passed() {
+                report.logs = self.container_logs(&report.final_object).await;
+            }
+            reports.push(report);
         }
         if was_interrupted {
             outcome = Some(StepsOutcome::Interrupted);
         }
         (outcome, reports)
+    }
+
+    /// The last log lines of each container of a Pod that has run, for a
+    /// failure report. Clusters that serve no logs (the local control plane
+    /// simulates its containers) give none; that is not an error.
+    async fn container_logs(&self, final_object: &Option<Value>) -> Vec<ContainerLog> {
+        let Some(pod) = final_object.as_ref().filter(|o| o.get("kind").and_then(Value::as_str) == Some("Pod")) else {
+            return Vec::new();
+        };
+        let (Some(name), Some(namespace)) = (
+            pod.pointer("/metadata/name").and_then(Value::as_str),
+            pod.pointer("/metadata/namespace").and_then(Value::as_str),
+        ) else {
+            return Vec::new();
+        };
+        // Collected before any await: the spawned scenario future must stay Send.
+        let mut containers: Vec<String> = Vec::new();
+        for pointer in ["/status/initContainerStatuses", "/status/containerStatuses"] {
+            for status in pod.pointer(pointer).and_then(Value::as_array).into_iter().flatten() {
+                // A container that never started has no log to ask for.
+                let has_run = status.pointer("/state/running").is_some()
+                    || status.pointer("/state/terminated").is_some()
+                    || status.pointer("/lastState/terminated").is_some();
+                if let Some(container) = status.get("name").and_then(Value::as_str).filter(|_| has_run) {
+                    containers.push(container.to_string());
+                }
+            }
+        }
+        let (name, namespace) = (name.to_string(), namespace.to_string());
+        let mut logs = Vec::new();
+        for container in containers {
+            let request = self.cluster.pod_logs(&namespace, &name, Some(&container), Some(LOG_LINES));
+            if let Ok(Ok(lines)) = tokio::time::timeout(LOG_TIMEOUT, request).await {
+                if !lines.is_empty() {
+                    logs.push(ContainerLog { pod: name.clone(), container, lines });
+                }
+            }
+        }
+        logs
     }
 
     fn tick_or_end(&self, judges: &mut [Judge], at_scenario_deadline: bool) {
