@@ -275,6 +275,10 @@ async fn record(args: RecordArgs) -> Result<(), String> {
     };
     spy.stop();
     let end = t0.elapsed();
+    // A watch event received just before the apply returned can reach us
+    // after the marker was written; the timeline is in receive-time order.
+    // The sort is stable, so only the marker moves.
+    observations.sort_by_key(Observation::at);
 
     let version = cluster
         .client()
