@@ -352,16 +352,9 @@ fn owned_by(object: &Value, kind: &str, owner: &str, uid: Option<&str>) -> bool 
         })
 }
 
-/// Reasons a Pod will not get past without a change.
-const BAD_REASONS: &[&str] = &[
-    "ErrImagePull",
-    "ImagePullBackOff",
-    "InvalidImageName",
-    "CrashLoopBackOff",
-    "CreateContainerConfigError",
-    "CreateContainerError",
-    "RunContainerError",
-];
+// Reasons a Pod will not get past without a change: the same ones the
+// matcher fails fast on.
+use crate::expect::fail_fast::TERMINAL_WAITING_REASONS as BAD_REASONS;
 
 fn pod_node(pod: &Value) -> Node {
     let phase = str_at(pod, "/status/phase").unwrap_or("Pending");
