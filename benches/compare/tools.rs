@@ -1,0 +1,55 @@
+//! The four tools measured: kspy (this crate's binary, built by cargo bench
+//! with the bench profile) and the peers built by benches/peers/build.sh.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::Context as _;
+
+pub struct Tools {
+    pub kspy: PathBuf,
+    pub kubectl: PathBuf,
+    pub chainsaw: PathBuf,
+    pub kuttl: PathBuf,
+}
+
+impl Tools {
+    /// Builds the peers when they are not cached yet (minutes, once).
+    pub fn build() -> anyhow::Result<Tools> {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/peers/build.sh");
+        eprintln!("peers: {}", script.display());
+        let output = Command::new(&script)
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .with_context(|| format!("running {}", script.display()))?;
+        anyhow::ensure!(output.status.success(), "{} failed ({})", script.display(), output.status);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let bin = PathBuf::from(stdout.lines().last().unwrap_or_default().trim());
+        Ok(Tools {
+            kspy: PathBuf::from(env!("CARGO_BIN_EXE_kspy")),
+            kubectl: bin.join("kubectl"),
+            chainsaw: bin.join("chainsaw"),
+            kuttl: bin.join("kubectl-kuttl"),
+        })
+    }
+
+    /// Each tool's own account of its version, for the report.
+    pub fn versions(&self) -> Vec<(&'static str, String)> {
+        let version = |path: &Path, args: &[&str]| -> String {
+            Command::new(path)
+                .args(args)
+                .output()
+                .map(|o| {
+                    let text = String::from_utf8_lossy(&o.stdout).to_string() + &String::from_utf8_lossy(&o.stderr);
+                    text.lines().map(str::trim).filter(|l| !l.is_empty()).take(2).collect::<Vec<_>>().join("; ")
+                })
+                .unwrap_or_else(|e| format!("unknown ({e})"))
+        };
+        vec![
+            ("kspy", format!("{} (bench profile)", env!("CARGO_PKG_VERSION"))),
+            ("kubectl", version(&self.kubectl, &["version", "--client"])),
+            ("chainsaw", version(&self.chainsaw, &["version"])),
+            ("kuttl", version(&self.kuttl, &["version"])),
+        ]
+    }
+}

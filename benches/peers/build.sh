@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Builds the tools kspy is benchmarked against, pinned, from the Go module
+# proxy, the way their users install them (`go install module@version`):
+#   chainsaw       github.com/kyverno/chainsaw (chainsaw/go.mod)
+#   kubectl-kuttl  github.com/kudobuilder/kuttl/cmd/kubectl-kuttl (kuttl/go.mod)
+#   kubectl        k8s.io/kubernetes/cmd/kubectl, from the control plane's own
+#                  module (ci/controlplane/kube), so it matches the API server
+#                  and reuses its Go build cache
+# Each tool has its own module so its dependency versions are exactly the
+# ones its release pins, not a union with the other tool's.
+#
+# Binaries go to ~/.cache/kspy/peers/<hash>/bin; the last line of stdout is
+# that directory. A warm run only prints it.
+#
+# Usage: benches/peers/build.sh [--print-dir]
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+kube_module="$here/../../ci/controlplane/kube"
+cache_root="${XDG_CACHE_HOME:-$HOME/.cache}/kspy/peers"
+
+hash=$(cat "$here"/{chainsaw,kuttl}/go.{mod,sum} "$kube_module"/go.{mod,sum} | sha256sum | cut -c1-12)
+bin="$cache_root/$hash/bin"
+
+if [[ "${1:-}" == "--print-dir" ]]; then
+  echo "$bin"
+  exit 0
+fi
+
+build() { # build <name> <module dir> <package>
+  local name=$1 dir=$2 package=$3
+  [[ -x "$bin/$name" ]] && return 0
+  echo "building $name in $(basename "$dir") (cold builds take minutes)..." >&2
+  local started=$SECONDS
+  (cd "$dir" && CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$bin/.$name.tmp" "$package")
+  mv "$bin/.$name.tmp" "$bin/$name"
+  echo "built $name in $((SECONDS - started))s" >&2
+}
+
+mkdir -p "$bin"
+build chainsaw "$here/chainsaw" github.com/kyverno/chainsaw
+build kubectl-kuttl "$here/kuttl" github.com/kudobuilder/kuttl/cmd/kubectl-kuttl
+build kubectl "$kube_module" k8s.io/kubernetes/cmd/kubectl
+echo "$bin"
