@@ -9,6 +9,12 @@
 # Each tool has its own module so its dependency versions are exactly the
 # ones its release pins, not a union with the other tool's.
 #
+# chainsaw v0.2.12 does not compile with Go 1.25 or later (its test runner
+# implements testing's internal testDeps interface, which gained a method), so
+# it is built with the Go 1.24 toolchain its release used, fetched through the
+# module proxy by GOTOOLCHAIN.
+chainsaw_go=go1.24.9
+#
 # Binaries go to ~/.cache/kspy/peers/<hash>/bin; the last line of stdout is
 # that directory. A warm run only prints it.
 #
@@ -19,7 +25,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 kube_module="$here/../../ci/controlplane/kube"
 cache_root="${XDG_CACHE_HOME:-$HOME/.cache}/kspy/peers"
 
-hash=$(cat "$here"/{chainsaw,kuttl}/go.{mod,sum} "$kube_module"/go.{mod,sum} | sha256sum | cut -c1-12)
+hash=$({ echo "$chainsaw_go"; cat "$here"/{chainsaw,kuttl}/go.{mod,sum} "$kube_module"/go.{mod,sum}; } | sha256sum | cut -c1-12)
 bin="$cache_root/$hash/bin"
 
 if [[ "${1:-}" == "--print-dir" ]]; then
@@ -27,18 +33,18 @@ if [[ "${1:-}" == "--print-dir" ]]; then
   exit 0
 fi
 
-build() { # build <name> <module dir> <package>
-  local name=$1 dir=$2 package=$3
+build() { # build <name> <module dir> <package> [GOTOOLCHAIN]
+  local name=$1 dir=$2 package=$3 toolchain=${4:-local}
   [[ -x "$bin/$name" ]] && return 0
   echo "building $name in $(basename "$dir") (cold builds take minutes)..." >&2
   local started=$SECONDS
-  (cd "$dir" && CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$bin/.$name.tmp" "$package")
+  (cd "$dir" && GOTOOLCHAIN=$toolchain CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o "$bin/.$name.tmp" "$package")
   mv "$bin/.$name.tmp" "$bin/$name"
   echo "built $name in $((SECONDS - started))s" >&2
 }
 
 mkdir -p "$bin"
-build chainsaw "$here/chainsaw" github.com/kyverno/chainsaw
+build chainsaw "$here/chainsaw" github.com/kyverno/chainsaw "$chainsaw_go"
 build kubectl-kuttl "$here/kuttl" github.com/kudobuilder/kuttl/cmd/kubectl-kuttl
 build kubectl "$kube_module" k8s.io/kubernetes/cmd/kubectl
 echo "$bin"
