@@ -9,11 +9,12 @@
 # Each tool has its own module so its dependency versions are exactly the
 # ones its release pins, not a union with the other tool's.
 #
-# chainsaw v0.2.12 does not compile with Go 1.25 or later (its test runner
-# implements testing's internal testDeps interface, which gained a method), so
-# it is built with the Go 1.24 toolchain its release used, fetched through the
-# module proxy by GOTOOLCHAIN.
-chainsaw_go=go1.24.9
+# chainsaw v0.2.12 and kuttl v0.22.0 do not compile with Go 1.25 or later:
+# both run their tests through testing.MainStart with their own testDeps,
+# and Go 1.25 added a method to that internal interface. So they are built
+# with Go 1.24, the toolchain of their releases, which GOTOOLCHAIN fetches
+# through the module proxy, as a user of either tool would do today.
+peers_go=go1.24.9
 #
 # Binaries go to ~/.cache/kspy/peers/<hash>/bin; the last line of stdout is
 # that directory. A warm run only prints it.
@@ -25,7 +26,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 kube_module="$here/../../ci/controlplane/kube"
 cache_root="${XDG_CACHE_HOME:-$HOME/.cache}/kspy/peers"
 
-hash=$({ echo "$chainsaw_go"; cat "$here"/{chainsaw,kuttl}/go.{mod,sum} "$kube_module"/go.{mod,sum}; } | sha256sum | cut -c1-12)
+hash=$({ echo "$peers_go"; cat "$here"/{chainsaw,kuttl}/go.{mod,sum} "$kube_module"/go.{mod,sum}; } | sha256sum | cut -c1-12)
 bin="$cache_root/$hash/bin"
 
 if [[ "${1:-}" == "--print-dir" ]]; then
@@ -44,7 +45,7 @@ build() { # build <name> <module dir> <package> [GOTOOLCHAIN]
 }
 
 mkdir -p "$bin"
-build chainsaw "$here/chainsaw" github.com/kyverno/chainsaw "$chainsaw_go"
-build kubectl-kuttl "$here/kuttl" github.com/kudobuilder/kuttl/cmd/kubectl-kuttl
+build chainsaw "$here/chainsaw" github.com/kyverno/chainsaw "$peers_go"
+build kubectl-kuttl "$here/kuttl" github.com/kudobuilder/kuttl/cmd/kubectl-kuttl "$peers_go"
 build kubectl "$kube_module" k8s.io/kubernetes/cmd/kubectl
 echo "$bin"

@@ -1,6 +1,6 @@
 module kspy.dev/benches/peers/kuttl
 
-go 1.26.0
+go 1.24.0
 
 tool github.com/kudobuilder/kuttl/cmd/kubectl-kuttl
 
