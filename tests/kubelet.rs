@@ -49,6 +49,7 @@ fn main() {
         case!(failures::missing_secret_blocks_and_optional_volumes_do_not),
         case!(failures::missing_pvc_is_unschedulable),
         case!(failures::too_much_cpu_is_unschedulable),
+        case!(failures::env_from_a_missing_key_is_create_container_config_error),
         case!(exits::commands_exit_with_their_codes),
         case!(exits::crash_loop_backs_off_with_growing_restarts),
         case!(exits::failing_init_container_fails_a_never_pod),

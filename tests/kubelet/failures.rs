@@ -180,3 +180,41 @@ pub async fn too_much_cpu_is_unschedulable(client: Client) -> Result<()> {
     })
     .await
 }
+
+pub async fn env_from_a_missing_key_is_create_container_config_error(client: Client) -> Result<()> {
+    in_namespace(&client, "envkey", |ns| async move {
+        let configs: Api<ConfigMap> = ns.api();
+        let cm: ConfigMap = serde_json::from_value(json!({"metadata": {"name": "app-config"}, "data": {"mode": "fast"}}))?;
+        configs.create(&PostParams::default(), &cm).await?;
+        let spec = json!({"containers": [{"name": "app", "image": "nginx:1.27", "env": [
+            {"name": "COLOUR", "valueFrom": {"configMapKeyRef": {"name": "app-config", "key": "colour"}}}
+        ]}]});
+        let seen = ns.watch_pod("envkey", spec, LONG, |s| reason_of(s, "app") == "CreateContainerConfigError").await?;
+        let at = seen.len() - 1;
+        expect_from(&seen, 0, "ContainerCreating first", |s| reason_of(s, "app") == "ContainerCreating")?;
+        let s = &seen[at];
+        let message = container(s, "app").map(|c| c["state"]["waiting"]["message"].as_str().unwrap_or("").to_string()).unwrap_or_default();
+        let expected = format!("couldn't find key colour in ConfigMap {}/app-config", ns.name);
+        ensure!(message == expected, "waiting message: {message}");
+        // The sandbox exists (the image was pulled), the container was never created.
+        ensure!(phase(s) == "Pending" && condition(s, "PodReadyToStartContainers") == "True", "Pending with a sandbox:\n{}", summary(&seen));
+        ensure!(container(s, "app").is_some_and(|c| c["restartCount"] == 0 && c["imageID"] == ""), "never created:\n{}", summary(&seen));
+        let events = wait_for_event(&ns.client, &ns.name, "envkey", "Failed", LONG).await;
+        ensure!(
+            events.iter().any(|e| e.type_.as_deref() == Some("Warning") && e.message.as_deref() == Some(&format!("Error: {expected}"))),
+            "Warning Failed \"Error: <message>\": {:?}",
+            events.iter().map(|e| (&e.reason, &e.message)).collect::<Vec<_>>()
+        );
+        ensure!(!events.iter().any(|e| e.reason.as_deref() == Some("Created")), "no Created Event");
+        // Adding the key lets the next sync (10-15 s later) create the container.
+        configs
+            .patch("app-config", &kube::api::PatchParams::default(), &kube::api::Patch::Merge(json!({"data": {"colour": "blue"}})))
+            .await?;
+        let pods: Api<Pod> = ns.api();
+        watch_until(&pods, "envkey", LONG, |s| phase(s) == "Running", async {})
+            .await
+            .map_err(|seen| anyhow::anyhow!("did not start once the key exists; saw:\n{}", summary(&seen)))?;
+        Ok(())
+    })
+    .await
+}

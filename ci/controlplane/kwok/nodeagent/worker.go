@@ -391,6 +391,15 @@ func (w *worker) finishStart(c *ctr, now time.Time) bool {
 		w.event(c, corev1.EventTypeNormal, "Pulled", fmt.Sprintf("Container image %q already present on machine and can be accessed by the pod", image))
 	}
 	c.pullWait = 0
+	// The container config (its environment) is made before the runtime
+	// creates the container; a reference that cannot be resolved stops
+	// here until the pod worker's next sync.
+	if msg := envError(w.ctx, w.a.client, pod.Namespace, c.spec); msg != "" {
+		w.event(c, corev1.EventTypeWarning, "Failed", "Error: "+msg)
+		c.st.State = waiting("CreateContainerConfigError", msg)
+		c.schedule(actStart, now.Add(syncBackOff()))
+		return true
+	}
 	w.event(c, corev1.EventTypeNormal, "Created", "Container created")
 	w.event(c, corev1.EventTypeNormal, "Started", "Container started")
 	if c.everRan {
