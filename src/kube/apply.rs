@@ -18,6 +18,9 @@ pub const FIELD_MANAGER: &str = "kspy";
 /// same batch to appear in discovery.
 const NEW_KIND_WAIT: Duration = Duration::from_secs(30);
 
+/// How long an apply waits for a new namespace's `default` ServiceAccount.
+const SERVICE_ACCOUNT_WAIT: Duration = Duration::from_secs(15);
+
 /// One object as the API server stored it after an apply.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppliedObject {
@@ -111,10 +114,22 @@ impl Cluster {
             name: Some(&identity.name),
             namespace,
         };
-        let stored = api
-            .patch(&identity.name, &params, &Patch::Apply(manifest))
-            .await
-            .map_err(|e| KubeError::from_request(&subject, e))?;
+        // A Pod applied into a namespace made moments ago can be refused
+        // until the controller-manager has created its `default`
+        // ServiceAccount: wait for it a little, as kubectl users do by hand.
+        let deadline = tokio::time::Instant::now() + SERVICE_ACCOUNT_WAIT;
+        let stored = loop {
+            match api
+                .patch(&identity.name, &params, &Patch::Apply(manifest))
+                .await
+                .map_err(|e| KubeError::from_request(&subject, e))
+            {
+                Err(e) if e.is_transient() && tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                other => break other?,
+            }
+        };
         Ok(AppliedObject {
             name: identity.name.clone(),
             namespace: namespace.map(str::to_string),

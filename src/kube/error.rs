@@ -66,6 +66,51 @@ pub enum KubeError {
         message: String,
     },
 
+    /// The ServiceAccount admission plugin refused a Pod because the
+    /// ServiceAccount it runs as does not exist. For `default` that is
+    /// transient: kube-controller-manager creates it moments after the
+    /// namespace (and an API server that has just restarted may not see it
+    /// yet). Not an RBAC problem.
+    #[error(
+        "cannot create {kind}{} in namespace {namespace:?}: its ServiceAccount {service_account:?} does not exist{}\n  (API server: {message})",
+        name.as_deref().map(|n| format!(" {n:?}")).unwrap_or_default(),
+        service_account_hint(namespace, service_account)
+    )]
+    ServiceAccountMissing {
+        kind: String,
+        name: Option<String>,
+        namespace: String,
+        service_account: String,
+        message: String,
+    },
+
+    #[error(
+        "cannot create {kind}{} in namespace {namespace:?}: the namespace is being deleted\n\
+         hint: wait until it is gone, or use another namespace\n  (API server: {message})",
+        name.as_deref().map(|n| format!(" {n:?}")).unwrap_or_default()
+    )]
+    NamespaceTerminating {
+        kind: String,
+        name: Option<String>,
+        namespace: String,
+        message: String,
+    },
+
+    /// A 403 that is not an authorization decision: an admission plugin
+    /// (PodSecurity, ResourceQuota, a webhook, ...) refused the request.
+    #[error(
+        "{verb} {kind}{}{} was refused by admission control (not RBAC): {message}",
+        name.as_deref().map(|n| format!(" {n:?}")).unwrap_or_default(),
+        ns_note(namespace)
+    )]
+    AdmissionDenied {
+        verb: String,
+        kind: String,
+        name: Option<String>,
+        namespace: Option<String>,
+        message: String,
+    },
+
     #[error(
         "namespace {namespace:?} not found\n\
          hint: create it first (`kubectl create namespace {namespace}`), or let kspy generate one"
@@ -170,17 +215,7 @@ impl KubeError {
             .map(|d| d.name.as_str())
             .unwrap_or_default();
         match status.code {
-            403 => KubeError::Forbidden {
-                // The API server names the verb it checked, which may differ
-                // from ours (server-side apply is a `patch`).
-                verb: word_after(&status.message, "cannot ")
-                    .unwrap_or_else(|| subject.verb.to_string()),
-                resource: subject.resource.to_string(),
-                name: subject.name.map(str::to_string),
-                namespace: subject.namespace.map(str::to_string),
-                user: quoted_after(&status.message, "User "),
-                message: status.message.clone(),
-            },
+            403 => Self::forbidden(subject, &status.message),
             404 if details_kind == "namespaces" && Some(details_name) == subject.namespace => {
                 KubeError::NamespaceNotFound {
                     namespace: details_name.to_string(),
@@ -208,10 +243,70 @@ impl KubeError {
         }
     }
 
+    /// A 403 told apart by the API server's message (the Status has the
+    /// same `reason: Forbidden` and details for all of them): the
+    /// authorizer's denial names the user ("User \"...\" cannot ..."), an
+    /// admission plugin's refusal does not.
+    fn forbidden(subject: &Subject<'_>, message: &str) -> KubeError {
+        let owned = |s: Option<&str>| s.map(str::to_string);
+        let namespace = subject.namespace.unwrap_or_default().to_string();
+        // plugin/pkg/admission/serviceaccount: "error looking up service
+        // account NS/NAME: serviceaccount \"NAME\" not found".
+        if let Some(account) = word_path_after(message, "error looking up service account ") {
+            let service_account = account.rsplit('/').next().unwrap_or(&account).to_string();
+            return KubeError::ServiceAccountMissing {
+                kind: subject.kind.to_string(),
+                name: owned(subject.name),
+                namespace,
+                service_account,
+                message: message.to_string(),
+            };
+        }
+        // The NamespaceLifecycle admission plugin.
+        if message.contains("because it is being terminated") {
+            return KubeError::NamespaceTerminating {
+                kind: subject.kind.to_string(),
+                name: owned(subject.name),
+                namespace,
+                message: message.to_string(),
+            };
+        }
+        let user = quoted_after(message, "User ");
+        if user.is_none() || !message.contains(" cannot ") {
+            return KubeError::AdmissionDenied {
+                verb: subject.verb.to_string(),
+                kind: subject.kind.to_string(),
+                name: owned(subject.name),
+                namespace: owned(subject.namespace),
+                message: message.to_string(),
+            };
+        }
+        KubeError::Forbidden {
+            // The API server names the verb it checked, which may differ
+            // from ours (server-side apply is a `patch`).
+            verb: word_after(message, "cannot ").unwrap_or_else(|| subject.verb.to_string()),
+            resource: subject.resource.to_string(),
+            name: owned(subject.name),
+            namespace: owned(subject.namespace),
+            user,
+            message: message.to_string(),
+        }
+    }
+
+    /// Whether waiting a little and trying again may succeed: the namespace's
+    /// `default` ServiceAccount is created by a controller shortly after
+    /// the namespace.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, KubeError::ServiceAccountMissing { service_account, .. } if service_account == "default")
+    }
+
     /// The HTTP status the API server answered with, if it answered.
     pub fn http_code(&self) -> Option<u16> {
         match self {
-            KubeError::Forbidden { .. } => Some(403),
+            KubeError::Forbidden { .. }
+            | KubeError::ServiceAccountMissing { .. }
+            | KubeError::NamespaceTerminating { .. }
+            | KubeError::AdmissionDenied { .. } => Some(403),
             KubeError::NamespaceNotFound { .. } | KubeError::NotFound { .. } => Some(404),
             KubeError::AlreadyExists { .. } => Some(409),
             KubeError::Request { code, .. } => *code,
@@ -244,6 +339,32 @@ fn word_after(message: &str, marker: &str) -> Option<String> {
         .take_while(|c| c.is_ascii_alphanumeric())
         .collect();
     (!word.is_empty()).then_some(word)
+}
+
+/// `service account ns/default: ...` → `ns/default` (up to a space or colon).
+fn word_path_after(message: &str, marker: &str) -> Option<String> {
+    let rest = &message[message.find(marker)? + marker.len()..];
+    let word: String = rest
+        .chars()
+        .take_while(|c| !c.is_whitespace() && *c != ':')
+        .collect();
+    (!word.is_empty()).then_some(word)
+}
+
+fn service_account_hint(namespace: &str, account: &str) -> String {
+    if account == "default" {
+        format!(
+            " yet; kspy waited for it\n\
+             hint: kube-controller-manager creates it right after a namespace is created; \
+             if it never comes, check that the controller-manager runs (`kspy cluster status` for the local cluster), \
+             or create it: kubectl -n {namespace} create serviceaccount default"
+        )
+    } else {
+        format!(
+            "\n  hint: create it before the Pod (kubectl -n {namespace} create serviceaccount {account}, \
+             or add the ServiceAccount to the scenario's manifests ahead of the Pod)"
+        )
+    }
 }
 
 /// `User "system:serviceaccount:ns:ro" cannot` → `system:serviceaccount:ns:ro`.
@@ -339,6 +460,89 @@ mod tests {
             text.starts_with(r#"forbidden: user "system:serviceaccount:ns:ro" cannot patch pods in namespace "ns" — ask for RBAC permission to patch pods in namespace "ns""#),
             "{text}"
         );
+    }
+
+    // The message bodies below are what kube-apiserver v1.37.2 answers
+    // (reason Forbidden, details {name, kind} in every case); the
+    // ServiceAccount one was seen on the local cluster right after an
+    // API-server restart, and tests/kube_spy.rs reproduces it.
+    #[test]
+    fn a_missing_service_account_is_not_blamed_on_rbac() {
+        let e = KubeError::from_request(
+            &subject(),
+            status(
+                403,
+                "Forbidden",
+                r#"pods "web" is forbidden: error looking up service account ns/default: serviceaccount "default" not found"#,
+                "pods",
+                "web",
+            ),
+        );
+        assert!(
+            matches!(&e, KubeError::ServiceAccountMissing { service_account, namespace, .. } if service_account == "default" && namespace == "ns"),
+            "{e:?}"
+        );
+        assert!(e.is_transient());
+        let text = e.to_string();
+        assert!(
+            text.starts_with(r#"cannot create Pod "web" in namespace "ns": its ServiceAccount "default" does not exist yet; kspy waited for it"#),
+            "{text}"
+        );
+        assert!(!text.contains("RBAC"), "{text}");
+        assert!(text.contains("kube-controller-manager creates it"), "{text}");
+        assert_eq!(e.http_code(), Some(403));
+
+        // A ServiceAccount the scenario names itself will not appear by waiting.
+        let named = KubeError::from_request(
+            &subject(),
+            status(
+                403,
+                "Forbidden",
+                r#"pods "web" is forbidden: error looking up service account ns/builder: serviceaccount "builder" not found"#,
+                "pods",
+                "web",
+            ),
+        );
+        assert!(!named.is_transient());
+        assert!(
+            named.to_string().contains("create it before the Pod (kubectl -n ns create serviceaccount builder"),
+            "{named}"
+        );
+    }
+
+    #[test]
+    fn other_admission_refusals_are_not_rbac_either() {
+        let terminating = KubeError::from_request(
+            &subject(),
+            status(
+                403,
+                "Forbidden",
+                r#"pods "web" is forbidden: unable to create new content in namespace ns because it is being terminated"#,
+                "pods",
+                "web",
+            ),
+        );
+        assert!(
+            matches!(terminating, KubeError::NamespaceTerminating { .. }),
+            "{terminating:?}"
+        );
+        assert!(terminating.to_string().contains("the namespace is being deleted"));
+        let quota = KubeError::from_request(
+            &subject(),
+            status(
+                403,
+                "Forbidden",
+                r#"pods "web" is forbidden: exceeded quota: pods, requested: pods=1, used: pods=1, limited: pods=1"#,
+                "pods",
+                "web",
+            ),
+        );
+        assert!(matches!(quota, KubeError::AdmissionDenied { .. }), "{quota:?}");
+        assert_eq!(
+            quota.to_string(),
+            r#"apply Pod "web" in namespace "ns" was refused by admission control (not RBAC): pods "web" is forbidden: exceeded quota: pods, requested: pods=1, used: pods=1, limited: pods=1"#
+        );
+        assert!(!quota.is_transient());
     }
 
     #[test]
