@@ -200,6 +200,24 @@ impl Verdict {
         matches!(self.outcome, Outcome::Passed)
     }
 
+    /// Rewrites every observation index (of the matches and of the
+    /// failure) with `new_index`, for a timeline that was re-ordered after
+    /// judging (see `Timeline::into_receive_order`).
+    pub fn renumber_observations(&mut self, new_index: impl Fn(usize) -> usize) {
+        for m in &mut self.matches {
+            m.observation = new_index(m.observation);
+        }
+        if let Outcome::Failed(failure) = &mut self.outcome {
+            match failure.as_mut() {
+                Failure::NeverViolated { observation, .. }
+                | Failure::FailFast { observation, .. }
+                | Failure::HoldBroken { observation, .. }
+                | Failure::TargetDeleted { observation, .. } => *observation = new_index(*observation),
+                Failure::DeadlineMissed { .. } | Failure::Ended { .. } => {}
+            }
+        }
+    }
+
     pub fn failure(&self) -> Option<&Failure> {
         match &self.outcome {
             Outcome::Passed => None,

@@ -127,6 +127,27 @@ pub enum Observation {
     },
 }
 
+/// Sorts observations kept in the order they were fed to a judge into
+/// receive-time order, and returns with them where each one went
+/// (`new_index[old]`), so indices recorded while judging can follow. The
+/// sort is stable: only observations fed out of time order move (the
+/// runner feeds its action marker first, though watch events received
+/// during the action carry earlier times).
+pub fn into_receive_order(observations: Vec<Observation>) -> (Vec<Observation>, Vec<usize>) {
+    let mut order: Vec<usize> = (0..observations.len()).collect();
+    order.sort_by_key(|&i| observations[i].at());
+    let mut new_index = vec![0; observations.len()];
+    for (new, &old) in order.iter().enumerate() {
+        new_index[old] = new;
+    }
+    let mut slots: Vec<Option<Observation>> = observations.into_iter().map(Some).collect();
+    let sorted = order
+        .iter()
+        .map(|&old| slots[old].take().expect("each index once"))
+        .collect();
+    (sorted, new_index)
+}
+
 impl Observation {
     /// The receive time, relative to the start of the recording.
     pub fn at(&self) -> Duration {

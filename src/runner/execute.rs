@@ -12,6 +12,7 @@ use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 
 use crate::expect::{Expectation, Failure, Judge, Observation, Outcome, Timeline, Verdict, labels};
+use crate::expect::timeline::into_receive_order;
 use crate::kube::{AppliedObject, Cluster, KubeError};
 use crate::scenario::{Manifests, Patch, Scenario, StepAction};
 use crate::spy::Spy;
@@ -302,6 +303,11 @@ impl ScenarioContext<'_> {
                     outcome = Some(StepsOutcome::Failed { explanation: explain(&target.display, failure), at: verdict.at });
                 }
             }
+            // Reports list the timeline in receive-time order; the verdict's
+            // indices were taken in feed order and follow the move.
+            let (timeline, new_index) = into_receive_order(timeline);
+            let mut verdict = verdict;
+            verdict.renumber_observations(|i| new_index[i]);
             let mut report = expectation_report(step_index, target, timeline, verdict, now);
             if !report.verdict.passed() {
                 report.logs = self.container_logs(&report.final_object).await;

@@ -954,3 +954,70 @@ fn failure_texts() {
     record("target deleted", run(&target_deleted, "pod-deletion"));
     insta::assert_snapshot!(texts.join("\n"));
 }
+
+// The runner feeds its action marker first, though watch events received
+// during the action are earlier; reports re-order the timeline by receive
+// time, and the verdict's indices must follow.
+#[test]
+fn a_timeline_fed_out_of_time_order_is_reported_in_receive_order() {
+    use crate::expect::timeline::into_receive_order;
+    let recorded = load("pod-nginx-four-states").observations;
+    let added = recorded
+        .iter()
+        .find(|o| matches!(o, Observation::Added { .. }))
+        .cloned()
+        .expect("an ADDED");
+    let later: Vec<Observation> = recorded
+        .iter()
+        .filter(|o| matches!(o, Observation::Modified { .. }))
+        .cloned()
+        .collect();
+    // The marker 5ms after the ADDED, but fed before it.
+    let marker = Observation::ActionFinished {
+        at: added.at() + ms(5),
+        action: Some("apply".into()),
+    };
+    let mut feed = vec![marker.clone(), added.clone()];
+    feed.extend(later);
+    let mut judge = Judge::new(&named(four_states())).waiting_for_action();
+    let mut verdict = None;
+    for o in &feed {
+        verdict = verdict.or_else(|| judge.observe(o));
+    }
+    let mut verdict = verdict.expect("decided");
+    assert!(verdict.passed(), "{verdict:?}");
+    assert_eq!(verdict.matches[0].observation, 1, "feed order: the ADDED is second");
+
+    let (sorted, new_index) = into_receive_order(feed.clone());
+    verdict.renumber_observations(|i| new_index[i]);
+    assert_eq!(sorted[0], added, "receive order: the ADDED first");
+    assert_eq!(sorted[1], marker);
+    let times: Vec<Duration> = sorted.iter().map(Observation::at).collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
+    // Every match still points at the snapshot that matched.
+    for m in &verdict.matches {
+        assert_eq!(sorted[m.observation].at(), m.at, "{m:?}");
+    }
+    assert_eq!(verdict.matches[0].observation, 0);
+    // A failure's index follows too: `never` Running, fed in the same order.
+    let mut never = named(vec![step(state(vec![phase("Pending")]), None)]);
+    never.sequence.push(step(state(vec![cond("Complete")]), None));
+    never.never = vec![labelled("running", vec![phase("Running")])];
+    let mut judge = Judge::new(&never).waiting_for_action();
+    let mut verdict = None;
+    for o in &feed {
+        verdict = verdict.or_else(|| judge.observe(o));
+    }
+    let mut verdict = verdict.expect("decided");
+    let Some(Failure::NeverViolated { observation, .. }) = verdict.failure().cloned() else {
+        panic!("{verdict:?}");
+    };
+    verdict.renumber_observations(|i| new_index[i]);
+    match verdict.failure() {
+        Some(Failure::NeverViolated { observation: moved, at, .. }) => {
+            assert_eq!(*moved, new_index[observation]);
+            assert_eq!(sorted[*moved].at(), *at);
+        }
+        other => panic!("{other:?}"),
+    }
+}
