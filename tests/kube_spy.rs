@@ -44,6 +44,10 @@ fn main() {
             apply_into_missing_namespace_is_clear,
         ),
         ("patch_merge_and_json", patch_merge_and_json),
+        (
+            "missing_service_account_is_not_an_rbac_denial",
+            missing_service_account_is_not_an_rbac_denial,
+        ),
         ("delete_with_wait", delete_with_wait),
         (
             "forbidden_apply_names_verb_resource_namespace",
@@ -71,9 +75,17 @@ fn main() {
             spy_idle_timeout_reconnects_with_a_gap,
         ),
     ];
+    let recorders: Vec<(&str, Test)> = vec![
+        ("record_pod_apiserver_restart", record_pod_apiserver_restart),
+    ];
     let trials: Vec<Trial> = tests
         .into_iter()
         .map(|(name, test)| Trial::test(name, test))
+        .chain(
+            recorders
+                .into_iter()
+                .map(|(name, test)| Trial::test(name, test).with_ignored_flag(true)),
+        )
         .collect();
     // Start the cluster only if a test will run (`--list` needs none).
     let cluster = (!args.list).then(TestCluster::start);
@@ -471,6 +483,61 @@ async fn read_only_kubeconfig(cluster: &Cluster, ns: &str) -> Result<PathBuf, Fa
     cluster.apply_all(&rbac, ns).await?;
     let path = support::token::service_account_kubeconfig(cluster.client(), &shared().kubeconfig, ns, "reader", Some(ns)).await?;
     Ok(path)
+}
+
+/// The ServiceAccount admission plugin's 403 is told apart from RBAC's, and
+/// the `default` ServiceAccount a new namespace lacks for a moment is waited for.
+fn missing_service_account_is_not_an_rbac_denial() -> Result<(), Failed> {
+    block_on(async {
+        let cluster = connect().await?;
+        let ns = namespace(&cluster, "no-sa").await?;
+        let pod = |name: &str, account: Option<&str>| {
+            let mut pod = nginx_pod();
+            pod["metadata"]["name"] = json!(name);
+            if let Some(account) = account {
+                pod["spec"]["serviceAccountName"] = json!(account);
+            }
+            pod
+        };
+        let error = cluster
+            .apply(&pod("builder", Some("builder")), &ns)
+            .await
+            .expect_err("no such ServiceAccount");
+        match &error {
+            KubeError::ServiceAccountMissing {
+                service_account,
+                namespace,
+                message,
+                ..
+            } => {
+                assert_eq!(service_account, "builder");
+                assert_eq!(namespace, &ns);
+                // The API server's own text, as the unit tests of the
+                // classification have it.
+                assert_eq!(
+                    message,
+                    &format!(
+                        r#"pods "builder" is forbidden: error looking up service account {ns}/builder: serviceaccount "builder" not found"#
+                    )
+                );
+            }
+            other => return Err(format!("expected ServiceAccountMissing, got {other:?}").into()),
+        }
+        assert!(!error.to_string().contains("RBAC"), "{error}");
+        assert!(!error.is_transient(), "a named ServiceAccount will not come by itself");
+
+        // Without its `default` ServiceAccount (deleted here; a namespace
+        // created a moment ago is in the same state) a Pod is refused until
+        // the controller-manager creates it again: the apply waits for that.
+        let accounts = resolve(&cluster, "serviceaccount").await?;
+        cluster
+            .delete(&accounts, "default", Some(&ns), false, Duration::from_secs(5))
+            .await?;
+        let applied = cluster.apply(&pod("web", None), &ns).await?;
+        assert_eq!(applied.name, "web");
+        cluster.delete_namespace(&ns).await?;
+        Ok(())
+    })
 }
 
 fn forbidden_apply_names_verb_resource_namespace() -> Result<(), Failed> {
@@ -911,4 +978,169 @@ fn spy_idle_timeout_reconnects_with_a_gap() -> Result<(), Failed> {
         cluster.delete_namespace(&ns).await?;
         Ok(())
     })
+}
+
+// Recordings for tests/fixtures/timelines/recorded/ that need a fault during
+// the watch, which `kspy record` cannot cause (record.sh records the rest).
+// They restart the API server of the cluster, so they are ignored unless
+// asked for, and then run alone:
+//
+//   KSPY_RECORD_TIMELINES=1 cargo test --test kube_spy -- --ignored --test-threads 1 record_
+//
+// Each checks that the fault really shows in what it recorded before it
+// writes the file.
+
+const RECORD_SOURCE: &str =
+    "recorded from kspy local control plane (Kubernetes v1.37.2, kwok v0.8.0 + kspy node agent)";
+
+/// Whether recordings replace the fixtures (else they go to the temp dir).
+fn recording_requested() -> bool {
+    std::env::var_os("KSPY_RECORD_TIMELINES").is_some()
+}
+
+/// The nginx Pod of recorded/manifests/nginx.yaml.
+fn nginx_pod() -> Value {
+    json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "nginx"},
+           "spec": {"containers": [{"name": "nginx", "image": "nginx:1.27"}]}})
+}
+
+fn waiting_reason(o: &Observation) -> Option<&str> {
+    o.object()?
+        .pointer("/status/containerStatuses/0/state/waiting/reason")?
+        .as_str()
+}
+
+fn running_and_ready(o: &Observation) -> bool {
+    let ready = |object: &Value| {
+        object["status"]["phase"] == "Running"
+            && object["status"]["conditions"]
+                .as_array()
+                .is_some_and(|c| c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
+    };
+    match o {
+        Observation::Relisted { objects, .. } => objects.iter().any(ready),
+        other => other.object().is_some_and(ready),
+    }
+}
+
+/// Starts a spy on Pod/nginx in a fresh namespace, applies the Pod and
+/// returns what was seen up to the action marker.
+async fn record_nginx_start(
+    cluster: &Cluster,
+    test: &str,
+    options: SpyOptions,
+) -> Result<(String, Spy, Instant, Vec<Observation>), Failed> {
+    let ns = namespace(cluster, test).await?;
+    let target = SpyTarget {
+        kind: resolve(cluster, "Pod").await?,
+        namespace: Some(ns.clone()),
+        selection: Selection::Name("nginx".into()),
+    };
+    let t0 = Instant::now();
+    let mut spy = Spy::start_with(cluster, &target, t0, options).await?;
+    cluster.apply(&nginx_pod(), &ns).await?;
+    let mut seen = Vec::new();
+    while let Some(o) = spy.try_next() {
+        seen.push(o);
+    }
+    seen.push(Observation::ActionFinished {
+        at: t0.elapsed(),
+        action: Some("apply manifests/nginx.yaml".into()),
+    });
+    Ok((ns, spy, t0, seen))
+}
+
+/// Collects until `done`, then for `settle` more; fails after `timeout`.
+async fn record_until(
+    spy: &mut Spy,
+    seen: &mut Vec<Observation>,
+    timeout: Duration,
+    settle: Duration,
+    done: impl Fn(&[Observation]) -> bool,
+) -> Result<(), Failed> {
+    let more = collect_until(spy, timeout, |s| {
+        let mut all = seen.clone();
+        all.extend_from_slice(s);
+        done(&all)
+    })
+    .await?;
+    seen.extend(more);
+    let until = tokio::time::Instant::now() + settle;
+    while let Ok(Some(o)) = tokio::time::timeout_at(until, spy.next()).await {
+        seen.push(o);
+    }
+    Ok(())
+}
+
+/// Writes a recording into tests/fixtures/timelines/recorded/NAME.json.
+fn write_recording(
+    name: &str,
+    description: &str,
+    t0: Instant,
+    mut observations: Vec<Observation>,
+) -> Result<(), Failed> {
+    // Receive-time order (an event received just before the apply returned
+    // can be delivered after the marker was written); the sort is stable.
+    observations.sort_by_key(Observation::at);
+    let timeline = kspy::expect::Timeline {
+        version: kspy::expect::timeline::TIMELINE_VERSION,
+        source: Some(RECORD_SOURCE.into()),
+        description: Some(description.into()),
+        end: Some(t0.elapsed()),
+        observations,
+    };
+    // Without KSPY_RECORD_TIMELINES the recording is only checked, and
+    // written where it replaces nothing.
+    let dir = if recording_requested() {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/timelines/recorded")
+    } else {
+        std::env::temp_dir()
+    };
+    let path = dir.join(format!("{name}.json"));
+    std::fs::write(&path, serde_json::to_string_pretty(&timeline)? + "\n")?;
+    eprintln!("wrote {}", path.display());
+    Ok(())
+}
+
+/// Records Pod/nginx from its apply; once `restart_when` holds for what
+/// was seen, the kube-apiserver is stopped for 3 s and started again. Ends
+/// 2 s after the Pod is Running and Ready, which the node agent writes once
+/// the API server is back.
+fn record_pod_across_a_restart(
+    name: &str,
+    description: &str,
+    restart_when: fn(&[Observation]) -> bool,
+) -> Result<(), Failed> {
+    let dir = shared()
+        .dir
+        .clone()
+        .ok_or("needs the local cluster the tests start (not KSPY_TEST_KUBECONFIG)")?;
+    block_on(async {
+        let cluster = connect().await?;
+        let (ns, mut spy, t0, mut seen) =
+            record_nginx_start(&cluster, name, SpyOptions::default()).await?;
+        record_until(&mut spy, &mut seen, Duration::from_secs(30), Duration::ZERO, restart_when)
+            .await?;
+        let restart = tokio::task::spawn_blocking(move || {
+            kspy::cluster::restart_component(&dir, "kube-apiserver", Duration::from_secs(3))
+        });
+        record_until(&mut spy, &mut seen, Duration::from_secs(60), Duration::from_secs(2), |s| {
+            s.iter().any(|o| matches!(o, Observation::Gap { .. }))
+                && s.iter().any(running_and_ready)
+        })
+        .await?;
+        restart.await??;
+        spy.stop();
+        write_recording(name, description, t0, seen)?;
+        cluster.delete_namespace(&ns).await?;
+        Ok(())
+    })
+}
+
+fn record_pod_apiserver_restart() -> Result<(), Failed> {
+    record_pod_across_a_restart(
+        "pod-apiserver-restart",
+        "Pod/nginx applied; once it is ContainerCreating the kube-apiserver is stopped for 3s and started again: a gap, then the watch is back and shows it Running and Ready",
+        |s| s.iter().any(|o| waiting_reason(o) == Some("ContainerCreating")),
+    )
 }

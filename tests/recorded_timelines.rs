@@ -76,7 +76,7 @@ fn every_recording_says_where_it_comes_from() {
             count += 1;
         }
     }
-    assert_eq!(count, 9);
+    assert_eq!(count, 13);
 }
 
 const FOUR_STATES: &str = "target: Pod/nginx
@@ -309,6 +309,204 @@ sequence:
         }) => {
             assert_eq!((s.satisfied, s.required), (1, 3));
             assert_eq!(short.at, ms(1213));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+// Rule 2 on a real update: the kubelet reports phase Running and condition
+// Ready in one status write, so one snapshot satisfies two steps.
+#[test]
+fn states_that_change_together_match_on_one_update() {
+    let verdict = judge(
+        "pod-nginx-four-states",
+        "target: Pod/nginx
+sequence:
+- {state: creating, within: 5s, container: {waiting: ContainerCreating}}
+- {state: running, within: 5s, phase: Running}
+- {state: ready, within: 1ms, condition: {type: Ready}}",
+    );
+    assert_eq!(passed_at(&verdict), [122, 1053, 1053]);
+    assert_eq!(
+        verdict.matches[1].observation,
+        verdict.matches[2].observation
+    );
+}
+
+// Rule 8 on a real fault: the kube-apiserver stopped for 3s while the Pod
+// was ContainerCreating. The watch was down from 1221ms to 7753ms, the
+// restarted API server answered 410 Gone and the spy relisted at 8051ms.
+const RESTART: &str = "pod-apiserver-restart";
+
+#[test]
+fn a_restart_gap_is_kept_and_the_sequence_still_passes() {
+    let verdict = judge(RESTART, FOUR_STATES);
+    assert_eq!(passed_at(&verdict), [142, 151, 169, 8304]);
+    let reasons: Vec<&str> = verdict.gaps.iter().map(|g| g.reason.as_str()).collect();
+    assert!(
+        reasons.iter().any(|r| r.starts_with("410 Gone (too old resource version")),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.contains("Connection refused")),
+        "{reasons:?}"
+    );
+}
+
+#[test]
+fn a_deadline_missed_during_a_restart_names_the_gap() {
+    let verdict = judge(RESTART, &FOUR_STATES.replace("within: 1m", "within: 5s"));
+    match verdict.failure() {
+        Some(Failure::DeadlineMissed {
+            step: 3,
+            gap: Some(gap),
+            ..
+        }) => {
+            assert_eq!(gap.start, ms(1221));
+            assert!(gap.end >= ms(7753), "{gap:?}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let text = verdict.failure().map(ToString::to_string).unwrap_or_default();
+    assert!(text.contains("note: the watch was interrupted from 1s 221ms"), "{text}");
+}
+
+#[test]
+fn the_relisted_object_is_judged_like_a_watch_event() {
+    // The relist shows the Pod still ContainerCreating: a step needing it
+    // after the gap matches on the relisted object, not on an invented one.
+    let verdict = judge(
+        RESTART,
+        "target: Pod/nginx
+sequence:
+- {state: scheduled, within: 5s, condition: {type: PodScheduled}}
+- {state: pulled, within: 10s, event: {reason: Pulled}}
+- {state: running, within: 1s, phase: Running}",
+    );
+    assert_eq!(passed_at(&verdict), [151, 8264, 8304]);
+    // Without the relist the watch resumes nowhere: a state that held only
+    // before the gap is not seen again after it.
+    let verdict = judge(
+        RESTART,
+        "target: Pod/nginx
+sequence:
+- {state: running, within: 10s, phase: Running}
+- {state: pending again, within: 5s, phase: Pending}",
+    );
+    match verdict.failure() {
+        Some(Failure::Ended { step: 1, .. } | Failure::DeadlineMissed { step: 1, .. }) => {}
+        other => panic!("{other:?}"),
+    }
+}
+
+// Rule 7 on the real Job controller: FailureTarget first, then Failed True;
+// only the latter is terminal.
+#[test]
+fn a_failed_job_fails_fast_at_failed_not_at_failure_target() {
+    let verdict = judge(
+        "job-backoff-limit",
+        "target: job/fails
+sequence:
+- {state: complete, within: 1m, condition: {type: Complete}}",
+    );
+    match verdict.failure() {
+        Some(Failure::FailFast { at, diagnosis, .. }) => {
+            assert_eq!(*at, ms(12553));
+            assert_eq!(diagnosis.kind.keyword(), "JobFailed");
+            assert!(diagnosis.to_string().contains("BackoffLimitExceeded"), "{diagnosis}");
+        }
+        other => panic!("{other:?}"),
+    }
+    let named = judge(
+        "job-backoff-limit",
+        "target: job/fails
+sequence:
+- {state: one pod failed, within: 5s, field: {path: \"{.status.failed}\", equals: 1}}
+- {state: giving up, within: 15s, condition: {type: FailureTarget, reason: BackoffLimitExceeded}}
+- {state: failed, within: 1s, condition: {type: Failed, reason: BackoffLimitExceeded}, event: {type: Warning, reason: BackoffLimitExceeded}}",
+    );
+    assert_eq!(passed_at(&named), [2509, 12523, 12558]);
+}
+
+// Rule 7: CreateContainerConfigError (env from a missing ConfigMap key),
+// from the node agent's kubelet-faithful env resolution.
+#[test]
+fn create_container_config_error_fails_fast_unless_named() {
+    let running = "target: Pod/app
+sequence:
+- {state: creating, within: 5s, container: {waiting: ContainerCreating}}
+- {state: running, within: 1m, phase: Running, condition: {type: Ready}}";
+    let verdict = judge("pod-env-missing-key", running);
+    match verdict.failure() {
+        Some(Failure::FailFast {
+            step: 1,
+            at,
+            diagnosis,
+            ..
+        }) => {
+            assert_eq!(*at, ms(1154));
+            assert_eq!(diagnosis.kind.keyword(), "CreateContainerConfigError");
+            let text = diagnosis.to_string();
+            assert!(
+                text.ends_with(
+                    "is waiting: CreateContainerConfigError: couldn't find key colour in ConfigMap rec-pod-env-missing-key/app-config"
+                ),
+                "{text}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    // Named, it is a state like any other; the key added at ~8s lets the
+    // kubelet's next sync start the container.
+    let named = judge(
+        "pod-env-missing-key",
+        "target: Pod/app
+sequence:
+- {state: config error, within: 5s, container: {waiting: CreateContainerConfigError}, event: {type: Warning, reason: Failed, message: couldn't find key colour}}
+- {state: running, within: 20s, phase: Running, condition: {type: Ready}}",
+    );
+    assert_eq!(passed_at(&named), [1154, 12264]);
+    // Fail-fast off: the Running deadline decides instead.
+    let patient = judge(
+        "pod-env-missing-key",
+        &format!("{running}\nfailFast: false").replace("within: 1m", "within: 5s"),
+    );
+    match patient.failure() {
+        Some(Failure::DeadlineMissed { step: 1, .. }) => assert_eq!(patient.at, ms(5186)),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn invalid_image_name_fails_fast() {
+    let verdict = judge("pod-invalid-image-name", FOUR_STATES);
+    match verdict.failure() {
+        Some(Failure::FailFast {
+            step: 3,
+            at,
+            diagnosis,
+            ..
+        }) => {
+            assert_eq!(*at, ms(164));
+            assert_eq!(diagnosis.kind.keyword(), "InvalidImageName");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn phase_failed_fails_fast_unless_deletion_is_expected() {
+    // The recorded deletion ends in phase Failed (the shell was killed):
+    // expecting Succeeded fails fast on it.
+    let verdict = judge(
+        "pod-deletion",
+        "target: Pod/sleeper
+sequence:
+- {state: done, within: 1m, phase: Succeeded}",
+    );
+    match verdict.failure() {
+        Some(Failure::FailFast { diagnosis, .. }) => {
+            assert_eq!(diagnosis.kind.keyword(), "Failed")
         }
         other => panic!("{other:?}"),
     }
