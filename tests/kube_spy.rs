@@ -75,12 +75,23 @@ fn main() {
             spy_idle_timeout_reconnects_with_a_gap,
         ),
     ];
+    // Tests that stop a component of the cluster the binary started.
+    let own_cluster_only: Vec<(&str, Test)> = vec![(
+        "apply_waits_for_a_new_namespaces_default_service_account",
+        apply_waits_for_a_new_namespaces_default_service_account,
+    )];
+    let external = std::env::var_os("KSPY_TEST_KUBECONFIG").is_some();
     let recorders: Vec<(&str, Test)> = vec![
         ("record_pod_apiserver_restart", record_pod_apiserver_restart),
     ];
     let trials: Vec<Trial> = tests
         .into_iter()
         .map(|(name, test)| Trial::test(name, test))
+        .chain(
+            own_cluster_only
+                .into_iter()
+                .map(|(name, test)| Trial::test(name, test).with_ignored_flag(external)),
+        )
         .chain(
             recorders
                 .into_iter()
@@ -535,6 +546,57 @@ fn missing_service_account_is_not_an_rbac_denial() -> Result<(), Failed> {
             .await?;
         let applied = cluster.apply(&pod("web", None), &ns).await?;
         assert_eq!(applied.name, "web");
+        cluster.delete_namespace(&ns).await?;
+        Ok(())
+    })
+}
+
+/// A namespace created while kube-controller-manager is down has no
+/// `default` ServiceAccount, so the ServiceAccount admission plugin refuses
+/// its Pods (as right after any namespace is created, for a moment). The
+/// apply waits until the controller, back, has created it.
+fn apply_waits_for_a_new_namespaces_default_service_account() -> Result<(), Failed> {
+    let dir = shared()
+        .dir
+        .clone()
+        .ok_or("needs the local cluster the tests start")?;
+    block_on(async {
+        let cluster = connect().await?;
+        let restart_dir = dir.clone();
+        let restart = tokio::task::spawn_blocking(move || {
+            kspy::cluster::restart_component(
+                &restart_dir,
+                "kube-controller-manager",
+                Duration::from_secs(3),
+            )
+        });
+        let controller_down = || -> Result<bool, Failed> {
+            Ok(kspy::cluster::status(&dir)?
+                .components
+                .iter()
+                .any(|(c, alive)| c.name == "kube-controller-manager" && !alive))
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !controller_down()? {
+            if Instant::now() > deadline {
+                return Err("kube-controller-manager did not stop".into());
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let ns = namespace(&cluster, "sa-wait").await?;
+        let accounts = resolve(&cluster, "serviceaccount").await?;
+        assert!(
+            cluster.get(&accounts, "default", Some(&ns)).await?.is_none(),
+            "no controller, no default ServiceAccount"
+        );
+        let applied = cluster.apply(&nginx_pod(), &ns).await;
+        restart.await??;
+        let applied = applied?;
+        assert_eq!(applied.name, "nginx");
+        assert!(
+            cluster.get(&accounts, "default", Some(&ns)).await?.is_some(),
+            "created by the controller once it was back"
+        );
         cluster.delete_namespace(&ns).await?;
         Ok(())
     })
