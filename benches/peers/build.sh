@@ -3,9 +3,10 @@
 # proxy, the way their users install them (`go install module@version`):
 #   chainsaw       github.com/kyverno/chainsaw (chainsaw/go.mod)
 #   kubectl-kuttl  github.com/kudobuilder/kuttl/cmd/kubectl-kuttl (kuttl/go.mod)
-#   kubectl        k8s.io/kubernetes/cmd/kubectl, from the control plane's own
-#                  module (ci/controlplane/kube), so it matches the API server
-#                  and reuses its Go build cache
+#   kubectl        k8s.io/kubernetes/cmd/kubectl (kubectl/go.mod), at the
+#                  control plane's Kubernetes version with the same staging
+#                  replaces as ci/controlplane/kube, so it reuses its Go build
+#                  cache
 # Each tool has its own module so its dependency versions are exactly the
 # ones its release pins, not a union with the other tool's.
 #
@@ -23,10 +24,9 @@ peers_go=go1.24.9
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-kube_module="$here/../../ci/controlplane/kube"
 cache_root="${XDG_CACHE_HOME:-$HOME/.cache}/kspy/peers"
 
-hash=$({ echo "$peers_go"; cat "$here"/{chainsaw,kuttl}/go.{mod,sum} "$kube_module"/go.{mod,sum}; } | sha256sum | cut -c1-12)
+hash=$({ echo "$peers_go"; cat "$here"/{chainsaw,kuttl,kubectl}/go.{mod,sum}; } | sha256sum | cut -c1-12)
 bin="$cache_root/$hash/bin"
 
 if [[ "${1:-}" == "--print-dir" ]]; then
@@ -47,5 +47,5 @@ build() { # build <name> <module dir> <package> [GOTOOLCHAIN]
 mkdir -p "$bin"
 build chainsaw "$here/chainsaw" github.com/kyverno/chainsaw "$peers_go"
 build kubectl-kuttl "$here/kuttl" github.com/kudobuilder/kuttl/cmd/kubectl-kuttl "$peers_go"
-build kubectl "$kube_module" k8s.io/kubernetes/cmd/kubectl
+build kubectl "$here/kubectl" k8s.io/kubernetes/cmd/kubectl
 echo "$bin"
