@@ -20,6 +20,7 @@ mod bad_image;
 mod cluster_start;
 mod cost;
 mod latency;
+mod namespaces;
 mod peer_files;
 mod suite;
 mod transient;
