@@ -84,7 +84,7 @@ pub fn run(context: &Context) -> anyhow::Result<BenchResult> {
     let client = context.client()?;
     let seen: Arc<Mutex<HashMap<String, PodSeen>>> = Arc::default();
     let watch = context.runtime.spawn(watch_bad_pods(client.clone(), seen.clone()));
-    let rounds = context.rounds(6, 1);
+    let rounds = context.rounds(5, 1);
     let mut results = Vec::new();
     let outcome = (|| -> anyhow::Result<()> {
         for round in 0..rounds {

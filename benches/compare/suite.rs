@@ -107,11 +107,11 @@ fn measure(context: &Context, client: &kube::Client) -> anyhow::Result<BenchResu
     // In quick mode the three tools run at once, to stay within CI's budget:
     // the times then say only that the code works.
     let at_once = context.quick;
-    let alone_times = time_rounds(context, work.path(), "lifecycle alone", &alone, context.rounds(5, 1), at_once)?;
+    let alone_times = time_rounds(context, work.path(), "lifecycle alone", &alone, context.rounds(4, 1), at_once)?;
     let parallel_times =
         time_rounds(context, work.path(), &format!("lifecycle x{copies}"), &parallel, context.rounds(2, 1), at_once)?;
     let exercise_times = time_rounds(context, work.path(), "exercises", &exercises, context.rounds(2, 1), at_once)?;
-    let overhead = overhead(context, client, work.path(), context.rounds(20, 2))?;
+    let overhead = overhead(context, client, work.path(), context.rounds(15, 2))?;
 
     let mut table = String::new();
     table.push_str(
