@@ -9,6 +9,9 @@ use crate::tools::Tools;
 pub struct Context {
     /// Few rounds, to keep the benchmark code working in CI.
     pub quick: bool,
+    /// cluster-start also times a cold Go build of the control plane
+    /// (`--cold-build`: fresh GOCACHE and GOMODCACHE, tens of minutes).
+    pub cold_build: bool,
     pub kubeconfig: PathBuf,
     pub tools: Tools,
     pub out_dir: PathBuf,
@@ -31,7 +34,7 @@ impl Context {
                 (running.kubeconfig, Some(running.dir))
             }
         };
-        Ok(Context { quick, kubeconfig, tools, out_dir, runtime, local_dir })
+        Ok(Context { quick, cold_build: false, kubeconfig, tools, out_dir, runtime, local_dir })
     }
 
     /// Rounds to repeat a measurement: `full` normally, `quick` with --quick.

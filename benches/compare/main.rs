@@ -4,6 +4,7 @@
 //!     cargo bench --bench compare                 # everything, writes docs/benchmarks/
 //!     cargo bench --bench compare -- --quick      # a few rounds each, writes target/bench-quick/
 //!     cargo bench --bench compare -- --only latency,transient
+//!     cargo bench --bench compare -- --only cluster-start --cold-build   # + a cold Go build (~25 min)
 //!
 //! Set KSPY_BENCH_KUBECONFIG to use a running cluster instead of starting a
 //! local control plane. The peers are built (pinned) by benches/peers/build.sh.
@@ -11,7 +12,12 @@
 //! and the PNG plots, all in the output directory.
 
 mod context;
+mod namespace;
+mod plot;
+mod probe;
+mod probe_tests;
 mod process;
+mod random;
 mod report;
 mod stats;
 mod tools;
@@ -42,16 +48,18 @@ const BENCHMARKS: &[(&str, fn(&Context) -> anyhow::Result<BenchResult>)] = &[
 
 struct Args {
     quick: bool,
+    cold_build: bool,
     only: Option<Vec<String>>,
     out: Option<PathBuf>,
 }
 
 fn parse_args() -> anyhow::Result<Args> {
-    let mut args = Args { quick: false, only: None, out: None };
+    let mut args = Args { quick: false, cold_build: false, only: None, out: None };
     let mut words = std::env::args().skip(1);
     while let Some(word) = words.next() {
         match word.as_str() {
             "--quick" => args.quick = true,
+            "--cold-build" => args.cold_build = true,
             "--only" => {
                 let list = words.next().ok_or_else(|| anyhow::anyhow!("--only needs a list, e.g. latency,transient"))?;
                 args.only = Some(list.split(',').map(str::to_owned).collect());
@@ -59,7 +67,7 @@ fn parse_args() -> anyhow::Result<Args> {
             "--out" => args.out = Some(words.next().ok_or_else(|| anyhow::anyhow!("--out needs a directory"))?.into()),
             // cargo bench passes --bench to every harness = false target.
             "--bench" => {}
-            other => anyhow::bail!("unknown argument {other:?} (expected --quick, --only LIST, --out DIR)"),
+            other => anyhow::bail!("unknown argument {other:?} (expected --quick, --only LIST, --out DIR, --cold-build)"),
         }
     }
     if let Some(only) = &args.only {
@@ -77,7 +85,8 @@ fn parse_args() -> anyhow::Result<Args> {
 fn main() -> anyhow::Result<()> {
     let args = parse_args()?;
     let out = args.out.clone().unwrap_or_else(|| report::default_out_dir(args.quick));
-    let context = Context::start(args.quick, out)?;
+    let mut context = Context::start(args.quick, out)?;
+    context.cold_build = args.cold_build;
     let mut results = Vec::new();
     for (name, run) in BENCHMARKS {
         if args.only.as_ref().is_some_and(|only| !only.iter().any(|o| o == name)) {
