@@ -7,7 +7,8 @@
 //!     cargo bench --bench compare -- --only cluster-start --cold-build   # + a cold Go build (~25 min)
 //!
 //! Set KSPY_BENCH_KUBECONFIG to use a running cluster instead of starting a
-//! local control plane. The peers are built (pinned) by benches/peers/build.sh.
+//! local control plane. The peers are built (pinned) by benches/peers/build.sh
+//! (KSPY_BENCH_PEERS_BIN=DIR uses the binaries in DIR instead).
 //! Results: `results.json` (raw), `tables.md` (what docs/benchmarks.md quotes)
 //! and the PNG plots, all in the output directory.
 

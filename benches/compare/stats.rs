@@ -40,10 +40,15 @@ pub fn format_ms(ms: f64) -> String {
     if ms < 10_000.0 { format!("{ms:.1} ms") } else { format!("{:.2} s", ms / 1000.0) }
 }
 
-/// kspy / peer, printed as "0.05×"; "—" when the peer has no value.
+/// kspy / peer, printed as "0.05×" (two significant digits, so a small
+/// ratio reads "0.0039×", not "0.00×"); "—" when the peer has no value.
 pub fn ratio(kspy: f64, peer: Option<f64>) -> String {
     match peer {
-        Some(peer) if peer > 0.0 => format!("{:.2}×", kspy / peer),
+        Some(peer) if peer > 0.0 => {
+            let r = kspy / peer;
+            let decimals = if r >= 1.0 { 2 } else { (1 - r.log10().floor() as i32).clamp(2, 6) as usize };
+            format!("{r:.decimals$}×")
+        }
         _ => "—".to_owned(),
     }
 }

@@ -14,8 +14,13 @@ pub struct Tools {
 }
 
 impl Tools {
-    /// Builds the peers when they are not cached yet (minutes, once).
+    /// Builds the peers when they are not cached yet (minutes, once), or
+    /// takes them from KSPY_BENCH_PEERS_BIN (a directory with `kubectl`,
+    /// `chainsaw` and `kubectl-kuttl`) when it is set.
     pub fn build() -> anyhow::Result<Tools> {
+        if let Some(bin) = std::env::var_os("KSPY_BENCH_PEERS_BIN") {
+            return Ok(Tools::in_dir(PathBuf::from(bin)));
+        }
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/peers/build.sh");
         eprintln!("peers: {}", script.display());
         let output = Command::new(&script)
@@ -24,13 +29,16 @@ impl Tools {
             .with_context(|| format!("running {}", script.display()))?;
         anyhow::ensure!(output.status.success(), "{} failed ({})", script.display(), output.status);
         let stdout = String::from_utf8_lossy(&output.stdout);
-        let bin = PathBuf::from(stdout.lines().last().unwrap_or_default().trim());
-        Ok(Tools {
+        Ok(Tools::in_dir(PathBuf::from(stdout.lines().last().unwrap_or_default().trim())))
+    }
+
+    fn in_dir(bin: PathBuf) -> Tools {
+        Tools {
             kspy: PathBuf::from(env!("CARGO_BIN_EXE_kspy")),
             kubectl: bin.join("kubectl"),
             chainsaw: bin.join("chainsaw"),
             kuttl: bin.join("kubectl-kuttl"),
-        })
+        }
     }
 
     /// Each tool's own account of its version, for the report.
