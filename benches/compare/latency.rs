@@ -62,8 +62,10 @@ pub fn run(context: &Context) -> anyhow::Result<BenchResult> {
         context.runtime.block_on(futures::future::try_join_all(names.iter().map(|n| probes.create(n, &labels, "idle"))))?;
         for round in 0..context.rounds(30, 1) {
             for tool in Tool::ALL {
-                // Peers are slower to run; fewer rounds keep a full run short.
-                if tool != Tool::Kspy && round >= context.rounds(12, 1) {
+                // Peers are slower to run (kubectl takes ~20 s a round with
+                // 100 objects); fewer rounds keep a full run short.
+                let peer_rounds = if objects >= 100 { context.rounds(6, 1) } else { context.rounds(12, 1) };
+                if tool != Tool::Kspy && round >= peer_rounds {
                     continue;
                 }
                 let phase = format!("r{round}-{}", tool.label().replace(' ', "-"));

@@ -246,6 +246,10 @@ fn table(runs: &[Run], notes: &[String]) -> String {
         if kspy_all { "met" } else { "**not met**" }
     ));
     out.push_str(
+        "\nB held is measured from the response to B's patch to the response to C's, so it includes one patch round \
+         trip (a few ms) beyond the time B really lasted in the API server.\n"
+    );
+    out.push_str(
         "\nkubectl wait cannot assert an order: it only waits for B (and would also pass if B came after C). \
          chainsaw and kuttl assert B alone; asserting B then C would be two steps, and the second would pass \
          whether or not the first saw B. Runs where a tool was not yet watching when B was written are not counted \
