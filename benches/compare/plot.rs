@@ -166,7 +166,8 @@ pub fn grouped_bars(
         .margin(14)
         .x_label_area_size(40)
         .y_label_area_size(60)
-        .build_cartesian_2d(0f64..groups.len() as f64, 0f64..y_max * 1.12)?;
+        // Headroom above y_max for the legend, so it covers no bar.
+        .build_cartesian_2d(0f64..groups.len() as f64, 0f64..y_max * 1.4)?;
     let group_names = groups.to_vec();
     chart
         .configure_mesh()
@@ -178,7 +179,15 @@ pub fn grouped_bars(
             if (x - x.floor() - 0.5).abs() < 1e-6 { group_names.get(i).cloned().unwrap_or_default() } else { String::new() }
         })
         .y_desc(y_desc)
-        .y_label_formatter(&|v| if percent { format!("{:.0}%", v * 100.0) } else { short_number(*v) })
+        .y_label_formatter(&|v| {
+            if *v > y_max * 1.001 {
+                String::new()
+            } else if percent {
+                format!("{:.0}%", v * 100.0)
+            } else {
+                short_number(*v)
+            }
+        })
         .label_style(("sans-serif", 14))
         .draw()?;
     let slot = 0.8 / series.len() as f64;
@@ -186,7 +195,7 @@ pub fn grouped_bars(
         let color = color_of(&one.label, s);
         let bars = one.values.iter().enumerate().map(|(g, v)| {
             let x0 = g as f64 + 0.1 + slot * s as f64;
-            Rectangle::new([(x0, 0.0), (x0 + slot * 0.92, v.min(y_max * 1.12))], color.filled())
+            Rectangle::new([(x0, 0.0), (x0 + slot * 0.92, v.min(y_max))], color.filled())
         });
         chart
             .draw_series(bars)?
