@@ -105,3 +105,10 @@ pub fn tail(text: &str, n: usize) -> String {
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
+
+/// The lines of a tool's output that say what failed (Go test's `--- FAIL`,
+/// kspy's FAIL lines), or its last lines when none do.
+pub fn failures(text: &str) -> String {
+    let failed: Vec<&str> = text.lines().filter(|l| l.contains("FAIL") || l.contains("ERROR")).take(20).collect();
+    if failed.is_empty() { tail(text, 30) } else { failed.join("\n") }
+}

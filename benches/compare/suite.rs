@@ -254,8 +254,8 @@ fn time_rounds(
                 "{} failed its suite ({label}): {}\n{}\n{}",
                 PEERS[i],
                 done.status,
-                tail(&done.stdout, 30),
-                tail(&done.stderr, 30)
+                peer_files::failures(&done.stdout),
+                tail(&done.stderr, 10)
             );
             times[i].push(done.wall);
         }
