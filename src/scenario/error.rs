@@ -6,6 +6,7 @@
 //!   hint: write a number and a unit, e.g. `5s`, `2m`, `1h30m`
 //! ```
 
+use std::borrow::Cow;
 use std::fmt;
 use std::path::PathBuf;
 
@@ -31,52 +32,52 @@ pub struct LoadError {
 #[derive(Debug, Error)]
 #[non_exhaustive]
 pub enum LoadErrorKind {
-    #[error("cannot read file: {cause}")]
+    #[error("cannot read file: {}", excerpt(&.cause.to_string()))]
     Read { cause: std::io::Error },
-    #[error("file is {size} bytes, over the {limit}-byte limit for a scenario file")]
+    #[error("file is {size} bytes, over the {} MiB limit for scenario and manifest files", .limit >> 20)]
     TooLarge { size: u64, limit: u64 },
-    #[error("not a text file: {reason}")]
+    #[error("not a text file: {}", excerpt(.reason))]
     NotText { reason: String },
-    #[error("invalid YAML: {message}")]
+    #[error("invalid YAML: {}", excerpt(.message))]
     Syntax { message: String },
-    #[error("YAML over kspy's limits: {message}")]
+    #[error("YAML over kspy's limits: {}", excerpt(.message))]
     Limit { message: String },
-    #[error("unknown key `{key}`")]
+    #[error("unknown key `{}`", excerpt(.key))]
     UnknownKey { key: String, expected: Vec<String> },
-    #[error("missing required key `{key}`")]
+    #[error("missing required key `{}`", excerpt(.key))]
     MissingKey { key: String },
-    #[error("{message}")]
+    #[error("{}", excerpt(.message))]
     Structure { message: String },
-    #[error("apiVersion must be `kspy.dev/v1alpha1`, found `{found}`")]
+    #[error("apiVersion must be `kspy.dev/v1alpha1`, found `{}`", excerpt(.found))]
     ApiVersion { found: String },
-    #[error("kind must be `Scenario`, found `{found}`")]
+    #[error("kind must be `Scenario`, found `{}`", excerpt(.found))]
     Kind { found: String },
-    #[error("invalid scenario name {name:?}: {reason}")]
+    #[error("invalid scenario name {:?}: {}", excerpt(.name), excerpt(.reason))]
     Name { name: String, reason: String },
-    #[error("duplicate scenario name `{name}`, first defined at {first}")]
+    #[error("duplicate scenario name `{}`, first defined at {}", excerpt(.name), excerpt(.first))]
     DuplicateName { name: String, first: String },
-    #[error("invalid duration {value:?}: {reason}")]
+    #[error("invalid duration {:?}: {}", excerpt(.value), excerpt(.reason))]
     Duration { value: String, reason: String },
     #[error("a state needs at least one matcher")]
     EmptyState,
-    #[error("invalid regex {pattern:?}: {reason}")]
+    #[error("invalid regex {:?}: {}", excerpt(.pattern), excerpt(.reason))]
     Regex { pattern: String, reason: String },
-    #[error("invalid count comparison {value:?}")]
+    #[error("invalid count comparison {:?}", excerpt(.value))]
     Comparison { value: String },
-    #[error("invalid JSONPath {path:?}: {reason}")]
+    #[error("invalid JSONPath {:?}: {}", excerpt(.path), excerpt(.reason))]
     JsonPath { path: String, reason: String },
-    #[error("a step needs exactly one of `apply`, `expect`, `delete`, `patch`, `sleep`; {found}")]
+    #[error("a step needs exactly one of `apply`, `expect`, `delete`, `patch`, `sleep`; {}", excerpt(.found))]
     StepKeys { found: String },
-    #[error("invalid target {value:?}: {reason}")]
+    #[error("invalid target {:?}: {}", excerpt(.value), excerpt(.reason))]
     Target { value: String, reason: String },
-    #[error("no target given, and {reason}")]
+    #[error("no target given, and {}", excerpt(.reason))]
     NoDefaultTarget { reason: String },
-    #[error("cannot read manifest file {path}: {reason}")]
+    #[error("cannot read manifest file {}: {}", excerpt(&.path.display().to_string()), excerpt(.reason))]
     ManifestRead { path: PathBuf, reason: String },
-    #[error("invalid manifest {what}: {reason}")]
+    #[error("invalid manifest {}: {}", excerpt(.what), excerpt(.reason))]
     Manifest { what: String, reason: String },
     /// Any other value the format does not allow.
-    #[error("{message}")]
+    #[error("{}", excerpt(.message))]
     Invalid { message: String },
 }
 
@@ -90,7 +91,7 @@ impl LoadError {
         }
         out.push_str(": ");
         if !self.field.is_empty() {
-            out.push_str(&self.field);
+            out.push_str(&excerpt(&self.field));
             out.push_str(": ");
         }
         out.push_str(&self.kind.to_string());
@@ -102,7 +103,7 @@ impl fmt::Display for LoadError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.headline())?;
         if let Some(hint) = &self.hint {
-            write!(f, "\n  hint: {hint}")?;
+            write!(f, "\n  hint: {}", excerpt(hint))?;
         }
         Ok(())
     }
@@ -148,14 +149,38 @@ impl IntoIterator for LoadErrors {
     }
 }
 
+/// A value as an error quotes it: whole when short; when long (a 4 MiB
+/// name, a key spanning a whole line) its start and end around an ellipsis,
+/// so that every message fits on a screen.
+pub(crate) fn excerpt(text: &str) -> Cow<'_, str> {
+    const HEAD: usize = 160;
+    const TAIL: usize = 40;
+    let count = text.chars().count();
+    if count <= HEAD + TAIL + 40 {
+        return Cow::Borrowed(text);
+    }
+    let head: String = text.chars().take(HEAD).collect();
+    let tail: String = text.chars().skip(count - TAIL).collect();
+    Cow::Owned(format!(
+        "{head}…[{} characters]…{tail}",
+        count - HEAD - TAIL
+    ))
+}
+
 /// The known word closest to a misspelt one, if it is close enough to be a
 /// likely typo (`withn` → `within`).
 pub(crate) fn closest<'a>(
     word: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
-    let lower = word.to_ascii_lowercase();
     let candidates: Vec<&str> = candidates.into_iter().collect();
+    // Far longer than any candidate: no typo of one, and an edit distance
+    // against a huge word would cost time for nothing.
+    let longest = candidates.iter().map(|c| c.len()).max().unwrap_or(0);
+    if word.len() > 2 * longest + 8 {
+        return None;
+    }
+    let lower = word.to_ascii_lowercase();
     let typo = candidates
         .iter()
         .map(|c| (levenshtein(&lower, &c.to_ascii_lowercase()), *c))
@@ -199,5 +224,17 @@ mod tests {
         assert_eq!(closest("phse", keys), Some("phase"));
         assert_eq!(closest("podPhase", keys), Some("phase"));
         assert_eq!(closest("banana", keys), None);
+        assert_eq!(closest(&"phase".repeat(1000), keys), None);
+    }
+
+    #[test]
+    fn long_values_are_quoted_by_their_ends() {
+        assert_eq!(excerpt("short"), "short");
+        let long = format!("{}{}", "a".repeat(1_000_000), "end");
+        let quoted = excerpt(&long);
+        assert!(quoted.starts_with(&"a".repeat(160)), "{quoted}");
+        assert!(quoted.contains("…[999803 characters]…"), "{quoted}");
+        assert!(quoted.ends_with("aaend"), "{quoted}");
+        assert!(quoted.chars().count() < 300);
     }
 }

@@ -36,6 +36,10 @@ pub const API_VERSION: &str = "kspy.dev/v1alpha1";
 /// The scenario timeout when `spec.timeout` is left out.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 
+/// Errors listed for one file before the rest are only counted: a file
+/// with a repeated mistake gets a readable report, not a flood.
+pub const MAX_ERRORS_PER_FILE: usize = 100;
+
 const DURATION_HINT: &str = "write a number and a unit, e.g. `5s`, `2m`, `1h30m`";
 
 /// The outcome of loading one file.
@@ -140,7 +144,10 @@ pub(crate) fn read_limited(path: &Path) -> Result<Vec<u8>, LoadErrorKind> {
     Ok(bytes)
 }
 
-fn load_bytes(bytes: &[u8], file: &Path) -> Result<Vec<Scenario>, LoadErrors> {
+/// Load scenarios from the bytes of a file (which may not be text: that is
+/// an error too); `file` names it in errors and anchors relative manifest
+/// paths. [`load_file`] reads the file and hands its bytes here.
+pub fn load_bytes(bytes: &[u8], file: &Path) -> Result<Vec<Scenario>, LoadErrors> {
     let whole = |kind| LoadError {
         location: Location {
             file: file.to_path_buf(),
@@ -227,11 +234,30 @@ fn load_bytes(bytes: &[u8], file: &Path) -> Result<Vec<Scenario>, LoadErrors> {
     if loader.errors.is_empty() {
         Ok(scenarios)
     } else {
-        loader
-            .errors
-            .sort_by_key(|e| (e.location.line, e.location.column));
-        Err(LoadErrors(loader.errors))
+        let mut errors = loader.errors;
+        errors.sort_by_key(|e| (e.location.line, e.location.column));
+        Err(LoadErrors(at_most(MAX_ERRORS_PER_FILE, errors)))
     }
+}
+
+/// The first `max` errors, and in place of the rest one error saying how
+/// many more there are, where the first of them is.
+fn at_most(max: usize, mut errors: Vec<LoadError>) -> Vec<LoadError> {
+    if errors.len() <= max {
+        return errors;
+    }
+    let more = errors.len() - max;
+    let first_omitted = errors.swap_remove(max);
+    errors.truncate(max);
+    errors.push(LoadError {
+        location: first_omitted.location,
+        field: String::new(),
+        kind: LoadErrorKind::Invalid {
+            message: format!("{more} more errors in this file"),
+        },
+        hint: Some("fix these first; the rest may be the same mistake".to_string()),
+    });
+    errors
 }
 
 /// The two keys that say what a document is; everything else is ignored.

@@ -1,7 +1,7 @@
 //! The scenario format (v1alpha1): parsing with locations, validation, and
 //! path resolution. See `docs/scenario-format.md`.
 //!
-//! - [`load_file`], [`load_str`], [`load_files`]: YAML → validated [`Scenario`]s,
+//! - [`load_file`], [`load_str`], [`load_bytes`], [`load_files`]: YAML → validated [`Scenario`]s,
 //!   or [`LoadErrors`] naming file, line, column and field.
 //! - [`scenario_files`]: which files a directory holds.
 //! - [`json_schema`]: the format as a JSON Schema, for editors.
@@ -18,7 +18,7 @@ mod yaml;
 
 pub use discover::scenario_files;
 pub use error::{LoadError, LoadErrorKind, LoadErrors};
-pub use load::{API_VERSION, DEFAULT_TIMEOUT, FileLoad, load_file, load_files, load_str};
+pub use load::{API_VERSION, DEFAULT_TIMEOUT, FileLoad, load_bytes, load_file, load_files, load_str};
 pub use model::*;
 pub use schema::json_schema;
 pub use span::Sp;
