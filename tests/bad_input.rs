@@ -22,7 +22,7 @@ const ADDRESS_SPACE: u64 = 1 << 30;
 const HANG_GUARD: Duration = Duration::from_secs(30);
 /// Longest stderr accepted: a few errors with hints, not an echo of the
 /// input.
-const MAX_STDERR: usize = 16 * 1024;
+const MAX_STDERR: usize = 64 * 1024;
 
 const HEADER: &str = "apiVersion: kspy.dev/v1alpha1\nkind: Scenario\n";
 
@@ -51,7 +51,10 @@ fn cut(s: &str) -> String {
     if s.len() <= 2_000 {
         s.to_string()
     } else {
-        let end = (0..=2_000).rev().find(|&i| s.is_char_boundary(i)).unwrap_or(0);
+        let end = (0..=2_000)
+            .rev()
+            .find(|&i| s.is_char_boundary(i))
+            .unwrap_or(0);
         format!("{}… ({} bytes in all)", &s[..end], s.len())
     }
 }
@@ -188,7 +191,11 @@ fn padded(text: &str, tail: &str, total: usize) -> String {
 fn a_file_one_byte_over_the_limit_is_refused_and_a_sparse_huge_one_is_not_read() {
     let dir = tempfile::tempdir().expect("tempdir");
     let valid = format!("{HEADER}metadata: {{name: big}}\nspec:\n  steps:\n  - sleep: 1s\n");
-    let over = write(dir.path(), "over.yaml", padded(&valid, "", limit_bytes() + 1));
+    let over = write(
+        dir.path(),
+        "over.yaml",
+        padded(&valid, "", limit_bytes() + 1),
+    );
     let over_limit = format!(
         "file is {} bytes, over the {} MiB limit",
         MAX_FILE_BYTES + 1,
@@ -208,7 +215,11 @@ fn a_file_one_byte_over_the_limit_is_refused_and_a_sparse_huge_one_is_not_read()
 fn a_file_exactly_at_the_limit_is_read_to_its_last_line() {
     let dir = tempfile::tempdir().expect("tempdir");
     let valid = format!("{HEADER}metadata: {{name: big}}\nspec:\n  steps:\n  - sleep: 1s\n");
-    let at_limit = write(dir.path(), "at-limit.yaml", padded(&valid, "", limit_bytes()));
+    let at_limit = write(
+        dir.path(),
+        "at-limit.yaml",
+        padded(&valid, "", limit_bytes()),
+    );
     let run = validate(&at_limit);
     assert_eq!(run.code, Some(0), "{}", run.describe());
 
@@ -220,7 +231,10 @@ fn a_file_exactly_at_the_limit_is_read_to_its_last_line() {
     assert_refused(
         &path,
         &[
-            &format!("{}:{last_line}:3: spec.tiemout: unknown key", path.display()),
+            &format!(
+                "{}:{last_line}:3: spec.tiemout: unknown key",
+                path.display()
+            ),
             "did you mean `timeout`?",
         ],
     );
@@ -234,23 +248,49 @@ fn deep_nesting_is_refused_in_block_and_flow_style() {
     // (name, state, line of the error)
     let cases = [
         // Block sequences: `- - - - 1`.
-        ("block-sequences", format!("subset: {{a: {}1}}", "- ".repeat(depth)), 9),
+        (
+            "block-sequences",
+            format!("subset:\n          a:\n          {}1", "- ".repeat(depth)),
+            11,
+        ),
         // Block mappings, one more space of indentation per level.
         (
             "block-mappings",
             format!(
                 "subset:\n{}",
-                (0..2_000).map(|i| format!("{}a:\n", " ".repeat(9 + i))).collect::<String>()
+                (0..2_000)
+                    .map(|i| format!("{}a:\n", " ".repeat(9 + i)))
+                    .collect::<String>()
             ),
-            9 + MAX_DEPTH - 4,
+            9 + MAX_DEPTH - 6,
         ),
-        ("flow-sequences", format!("subset: {{a: {}{}}}", "[".repeat(100 * depth), "]".repeat(100 * depth)), 9),
-        ("flow-mappings", format!("subset: {}{}", "{a: ".repeat(depth), "}".repeat(depth)), 9),
+        (
+            "flow-sequences",
+            format!(
+                "subset: {{a: {}{}}}",
+                "[".repeat(100 * depth),
+                "]".repeat(100 * depth)
+            ),
+            9,
+        ),
+        (
+            "flow-mappings",
+            format!("subset: {}{}", "{a: ".repeat(depth), "}".repeat(depth)),
+            9,
+        ),
         // Unclosed: the parser must not recurse to the end of the file either.
-        ("unclosed-flow", format!("subset: {}", "[{".repeat(depth * 50)), 9),
+        (
+            "unclosed-flow",
+            format!("subset: {}", "[{".repeat(depth * 50)),
+            9,
+        ),
     ];
     for (name, state, line) in cases {
-        let path = write(dir.path(), &format!("{name}.yaml"), scenario_with_state(&state));
+        let path = write(
+            dir.path(),
+            &format!("{name}.yaml"),
+            scenario_with_state(&state),
+        );
         assert_refused(&path, &[&format!("{}:{line}:", path.display()), &too_deep]);
     }
 
@@ -258,16 +298,29 @@ fn deep_nesting_is_refused_in_block_and_flow_style() {
     write(
         dir.path(),
         "manifests/deep.yaml",
-        format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: deep}}\ndata: {}{}\n", "[".repeat(depth), "]".repeat(depth)),
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: deep}}\ndata: {}{}\n",
+            "[".repeat(depth),
+            "]".repeat(depth)
+        ),
     );
     let path = write(
         dir.path(),
         "applies-deep.yaml",
-        format!("{HEADER}metadata: {{name: deep}}\nspec:\n  steps:\n  - apply: manifests/deep.yaml\n"),
+        format!(
+            "{HEADER}metadata: {{name: deep}}\nspec:\n  steps:\n  - apply: manifests/deep.yaml\n"
+        ),
     );
     assert_refused(
         &path,
-        &[&format!("{}:6:12: spec.steps[0].apply: invalid manifest", path.display()), "deep.yaml:4:", &too_deep],
+        &[
+            &format!(
+                "{}:6:12: spec.steps[0].apply: invalid manifest",
+                path.display()
+            ),
+            "deep.yaml:4:",
+            &too_deep,
+        ],
     );
 }
 
@@ -286,8 +339,15 @@ fn garbage(len: usize, mut seed: u64) -> Vec<u8> {
 #[test]
 fn binary_garbage_and_non_utf8_text_are_refused_with_where() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let path = write(dir.path(), "garbage.yaml", garbage(1 << 20, 0x9e37_79b9_7f4a_7c15));
-    assert_refused(&path, &[&format!("{}:1:", path.display()), "not a text file"]);
+    let path = write(
+        dir.path(),
+        "garbage.yaml",
+        garbage(1 << 20, 0x9e37_79b9_7f4a_7c15),
+    );
+    assert_refused(
+        &path,
+        &[&format!("{}:1:", path.display()), "not a text file"],
+    );
 
     // An ELF header, as when a binary is passed by mistake.
     let mut elf = b"\x7fELF\x02\x01\x01\0".to_vec();
@@ -312,7 +372,9 @@ fn binary_garbage_and_non_utf8_text_are_refused_with_where() {
 }
 
 fn billion_laughs() -> String {
-    let mut text = String::from("a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n");
+    let mut text = String::from(
+        "a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n",
+    );
     for (prev, name) in ('a'..='i').zip('b'..='j') {
         let refs = vec![format!("*{prev}"); 9].join(",");
         text.push_str(&format!("{name}: &{name} [{refs}]\n"));
@@ -328,8 +390,15 @@ fn alias_bombs_are_refused_in_scenarios_and_manifests() {
     assert_refused(&path, &[bomb]);
 
     // The same bomb inside a state of a scenario.
-    let indented: String = billion_laughs().lines().map(|l| format!("          {l}\n")).collect();
-    let path = write(dir.path(), "bomb-in-subset.yaml", scenario_with_state(&format!("subset:\n{indented}")));
+    let indented: String = billion_laughs()
+        .lines()
+        .map(|l| format!("          {l}\n"))
+        .collect();
+    let path = write(
+        dir.path(),
+        "bomb-in-subset.yaml",
+        scenario_with_state(&format!("subset:\n{indented}")),
+    );
     assert_refused(&path, &[bomb]);
 
     // Few aliases of one big anchor: 900 copies of 1 MiB would be 900 MiB.
@@ -347,12 +416,17 @@ fn alias_bombs_are_refused_in_scenarios_and_manifests() {
     let path = write(
         dir.path(),
         "wide-alias-decoys.yaml",
-        scenario_with_state(&format!("subset: {{{decoys}a: &big \"{big}\", b: [{copies}]}}")),
+        scenario_with_state(&format!(
+            "subset: {{{decoys}a: &big \"{big}\", b: [{copies}]}}"
+        )),
     );
     assert_refused(&path, &["over kspy's limits"]);
 
     // In a manifest referenced by `apply`.
-    let indented: String = billion_laughs().lines().map(|l| format!("  {l}\n")).collect();
+    let indented: String = billion_laughs()
+        .lines()
+        .map(|l| format!("  {l}\n"))
+        .collect();
     write(
         dir.path(),
         "manifests/bomb.yaml",
@@ -361,25 +435,45 @@ fn alias_bombs_are_refused_in_scenarios_and_manifests() {
     let path = write(
         dir.path(),
         "applies-bomb.yaml",
-        format!("{HEADER}metadata: {{name: bomb}}\nspec:\n  steps:\n  - apply: manifests/bomb.yaml\n"),
+        format!(
+            "{HEADER}metadata: {{name: bomb}}\nspec:\n  steps:\n  - apply: manifests/bomb.yaml\n"
+        ),
     );
-    assert_refused(&path, &[&format!("{}:6:12: spec.steps[0].apply: invalid manifest", path.display()), bomb]);
+    assert_refused(
+        &path,
+        &[
+            &format!(
+                "{}:6:12: spec.steps[0].apply: invalid manifest",
+                path.display()
+            ),
+            bomb,
+        ],
+    );
 }
 
 #[test]
 fn a_huge_manifest_referenced_by_apply_is_refused_at_the_apply_step() {
     let dir = tempfile::tempdir().expect("tempdir");
     let object = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: big}\ndata:\n";
-    write(dir.path(), "manifests/huge.yaml", padded(object, "", limit_bytes() + 4096));
+    write(
+        dir.path(),
+        "manifests/huge.yaml",
+        padded(object, "", limit_bytes() + 4096),
+    );
     let path = write(
         dir.path(),
         "applies-huge.yaml",
-        format!("{HEADER}metadata: {{name: huge}}\nspec:\n  steps:\n  - apply: {{file: manifests/huge.yaml}}\n"),
+        format!(
+            "{HEADER}metadata: {{name: huge}}\nspec:\n  steps:\n  - apply: {{file: manifests/huge.yaml}}\n"
+        ),
     );
     assert_refused(
         &path,
         &[
-            &format!("{}:6:19: spec.steps[0].apply.file: cannot read manifest file", path.display()),
+            &format!(
+                "{}:6:19: spec.steps[0].apply.file: cannot read manifest file",
+                path.display()
+            ),
             "huge.yaml",
             "over the 4 MiB limit",
         ],
@@ -395,32 +489,41 @@ fn extremely_long_lines_give_short_errors() {
         (
             "long-name",
             format!("{HEADER}metadata: {{name: {long}}}\nspec:\n  steps:\n  - sleep: 1s\n"),
-            "3:17: metadata.name: invalid scenario name",
+            "3:18: metadata.name: invalid scenario name",
         ),
-        // An unknown key 3 MiB long.
+        // An unknown key 3 MiB long (an explicit `?` key: implicit ones
+        // are limited to 1024 characters by YAML itself).
         (
             "long-key",
-            format!("{HEADER}metadata: {{name: k}}\nspec:\n  steps:\n  - sleep: 1s\n  {long}: 1\n"),
-            "8:3: spec.",
+            format!(
+                "{HEADER}metadata: {{name: k}}\nspec:\n  steps:\n  - sleep: 1s\n  ? {long}\n  : 1\n"
+            ),
+            "unknown key `aaaa",
         ),
         // A JSONPath, a regex and a duration of 3 MiB each.
         (
             "long-jsonpath",
-            scenario_with_state(&format!("field: {{path: \"{{.{long}[?(@.a==1)]x}}\", exists: true}}")),
-            "9:22: spec.steps[0].expect.sequence[0].field.path: invalid JSONPath",
+            scenario_with_state(&format!(
+                "field: {{path: \"{{.{long}[?(@.a==1)]x}}\", exists: true}}"
+            )),
+            "9:23: spec.steps[0].expect.sequence[0].field.path: invalid JSONPath",
         ),
         (
             "long-regex",
             scenario_with_state(&format!("condition: {{type: Ready, message: \"({long}\"}}")),
-            "9:38: spec.steps[0].expect.sequence[0].condition.message: invalid regex",
+            "9:43: spec.steps[0].expect.sequence[0].condition.message: invalid regex",
         ),
         (
             "long-duration",
             scenario_with_state(&format!("{{phase: Running, within: {long}}}")),
-            "9:27: spec.steps[0].expect.sequence[0].within: invalid duration",
+            "9:34: spec.steps[0].expect.sequence[0].within: invalid duration",
         ),
-        // One line of flow YAML that never closes.
-        ("long-flow-line", format!("{HEADER}metadata: {{name: [{}", "a, ".repeat(1 << 20)), "invalid YAML"),
+        // One line of flow YAML that never closes: a million nodes.
+        (
+            "long-flow-line",
+            format!("{HEADER}metadata: {{name: [{}", "a, ".repeat(1 << 20)),
+            "over kspy's limits",
+        ),
     ];
     for (name, text, needle) in cases {
         let path = write(dir.path(), &format!("{name}.yaml"), text);
@@ -442,7 +545,11 @@ fn too_many_documents_or_errors_are_refused_briefly() {
     assert_refused(&path, &["over kspy's limits"]);
     // Scenario documents, each with an error.
     let doc = format!("{HEADER}metadata: {{name: d}}\nspec:\n  steps:\n  - sleep: forever\n");
-    let path = write(dir.path(), "many-scenarios.yaml", format!("---\n{doc}").repeat(20_000));
+    let path = write(
+        dir.path(),
+        "many-scenarios.yaml",
+        format!("---\n{doc}").repeat(20_000),
+    );
     assert_refused(&path, &["over kspy's limits"]);
     // One document with 50,000 errors: the first ones, and how many more.
     let steps = "  - sleep: forever\n".repeat(50_000);
@@ -453,6 +560,12 @@ fn too_many_documents_or_errors_are_refused_briefly() {
     );
     assert_refused(
         &path,
-        &[&format!("{}:6:12: spec.steps[0]: invalid duration", path.display()), "more errors in this file"],
+        &[
+            &format!(
+                "{}:6:12: spec.steps[0].sleep: invalid duration",
+                path.display()
+            ),
+            "49900 more errors in this file",
+        ],
     );
 }

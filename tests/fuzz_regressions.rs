@@ -39,7 +39,11 @@ fn replay(dirs: &[&str], check: impl Fn(&[u8]) -> Result<(), String>) -> usize {
         for file in files(dir) {
             count += 1;
             let bytes = std::fs::read(&file).expect("read");
-            let name = file.strip_prefix(repo()).unwrap_or(&file).display().to_string();
+            let name = file
+                .strip_prefix(repo())
+                .unwrap_or(&file)
+                .display()
+                .to_string();
             match catch_unwind(AssertUnwindSafe(|| check(&bytes))) {
                 Ok(Ok(())) => {}
                 Ok(Err(broken)) => failures.push(format!("{name}: {broken}")),
@@ -68,14 +72,20 @@ fn scenario_inputs_load_or_are_refused_with_located_errors() {
         "tests/fixtures/scenarios",
     ];
     let count = replay(&dirs, |bytes| checks::scenario(bytes, &file).map(|_| ()));
-    assert!(count > 50, "only {count} inputs: is a seed directory missing?");
+    assert!(
+        count > 50,
+        "only {count} inputs: is a seed directory missing?"
+    );
 }
 
 #[test]
 fn jsonpath_inputs_translate_and_evaluate_or_are_refused_with_a_position() {
     let dirs = ["tests/fuzz-regressions/jsonpath", "fuzz/seeds/jsonpath"];
     let count = replay(&dirs, checks::jsonpath);
-    assert!(count >= 20, "only {count} inputs: is a seed directory missing?");
+    assert!(
+        count >= 20,
+        "only {count} inputs: is a seed directory missing?"
+    );
 }
 
 /// The seeds must reach past the first checks: most of the example
@@ -84,7 +94,10 @@ fn jsonpath_inputs_translate_and_evaluate_or_are_refused_with_a_position() {
 #[test]
 fn the_example_scenarios_load_through_the_fuzz_entry_point() {
     let file = checks::scenario_path(repo());
-    for path in files("scenarios").into_iter().filter(|p| !p.starts_with(repo().join("scenarios/manifests"))) {
+    for path in files("scenarios")
+        .into_iter()
+        .filter(|p| !p.starts_with(repo().join("scenarios/manifests")))
+    {
         let bytes = std::fs::read(&path).expect("read");
         let loaded = checks::scenario(&bytes, &file).expect("no broken promise");
         assert!(loaded >= 1, "{} did not load", path.display());

@@ -51,6 +51,14 @@ pub fn to_rfc9535(path: &str) -> Result<String, JsonPathError> {
     if start >= end {
         return Err(err(0, "empty path"));
     }
+    // Both the translation and jsonpath-rust's parser recurse once per
+    // bracket or parenthesis: bound that before either runs.
+    check_nesting(&chars[start..end]).map_err(|at| {
+        err(
+            start + at,
+            format!("nested deeper than {MAX_NESTING} brackets and parentheses"),
+        )
+    })?;
     let query = if chars[start] == '$' {
         // Already RFC 9535: hand over as written, after validation.
         chars[start..end].iter().collect()
@@ -100,6 +108,39 @@ pub fn to_rfc9535(path: &str) -> Result<String, JsonPathError> {
         });
     }
     Ok(query)
+}
+
+/// Deepest nesting of `[...]` and `(...)` accepted in a path: far more than
+/// any real filter, far less than would threaten a 2 MiB thread stack.
+pub const MAX_NESTING: usize = 32;
+
+/// The offset of the first bracket or parenthesis nested deeper than
+/// [`MAX_NESTING`], ignoring quoted text and `\`-escaped characters.
+fn check_nesting(chars: &[char]) -> Result<(), usize> {
+    let mut depth = 0usize;
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for (i, &c) in chars.iter().enumerate() {
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        match (quote, c) {
+            (_, '\\') => escaped = true,
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '[' | '(') => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Err(i);
+                }
+            }
+            (None, ']' | ')') => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// The column and the "expected ..." line of jsonpath-rust's (pest's)
@@ -526,6 +567,18 @@ mod tests {
             .into_iter()
             .cloned()
             .collect()
+    }
+
+    #[test]
+    fn deep_nesting_is_refused_before_it_reaches_a_parser() {
+        let deep = |n: usize| format!("{{.a[?({}@.b{})]}}", "(".repeat(n), ")".repeat(n));
+        assert!(to_rfc9535(&deep(MAX_NESTING - 3)).is_ok());
+        let e = to_rfc9535(&deep(10_000)).expect_err("too deep");
+        assert_eq!(e.position, Some(MAX_NESTING + 4), "{e}");
+        assert!(e.message.contains("nested deeper than 32"), "{e}");
+        // Quoted brackets do not count.
+        let quoted = format!("{{.a['{}']}}", "[(".repeat(100));
+        assert!(to_rfc9535(&quoted).is_ok());
     }
 
     #[test]

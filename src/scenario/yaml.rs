@@ -204,21 +204,12 @@ pub(crate) fn convert_error(
                 },
             )
         }
+        // The parser's own guard against deep flow nesting says the same.
         YamlError::Budget {
             breach: BudgetBreach::Depth { .. },
             ..
-        } => {
-            hint = Some(
-                "kspy reads scenarios and manifests, which never need that much nesting"
-                    .to_string(),
-            );
-            (
-                String::new(),
-                LoadErrorKind::Limit {
-                    message: format!("nested deeper than {MAX_DEPTH} levels"),
-                },
-            )
-        }
+        } => too_deep(&mut hint),
+        _ if message(error).contains("recursion limit exceeded") => too_deep(&mut hint),
         YamlError::AliasReplayLimitExceeded { .. }
         | YamlError::AliasExpansionLimitExceeded { .. }
         | YamlError::AliasReplayStackDepthExceeded { .. }
@@ -278,6 +269,18 @@ pub(crate) fn convert_error(
         kind,
         hint,
     }
+}
+
+/// Nesting over [`MAX_DEPTH`], however the parser noticed it.
+fn too_deep(hint: &mut Option<String>) -> (String, LoadErrorKind) {
+    *hint =
+        Some("kspy reads scenarios and manifests, which never need that much nesting".to_string());
+    (
+        String::new(),
+        LoadErrorKind::Limit {
+            message: format!("nested deeper than {MAX_DEPTH} levels"),
+        },
+    )
 }
 
 /// The error itself, without snippet or alias wrappers.
