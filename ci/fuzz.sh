@@ -37,14 +37,14 @@ export CARGO_TARGET_DIR="$cache/fuzz-target"
 # No sanitizer: kspy is safe Rust, and what the fuzzers hunt (panics, hangs,
 # memory blow-ups) libFuzzer catches on its own; ASan would double the build.
 fuzz=("$cargo_fuzz" fuzz)
-fuzz_opts=(--fuzz-dir fuzz --sanitizer none)
+fuzz_opts=(--fuzz-dir "$PWD/fuzz" --sanitizer none)
 export RUSTUP_TOOLCHAIN=nightly
 
 # Seed corpora (read, never written): the example, valid and malformed
 # scenarios, and the JSONPath seeds in fuzz/seeds/.
 declare -A seeds=(
-  [scenario_parser]="scenarios tests/malformed tests/fixtures/scenarios"
-  [jsonpath]="fuzz/seeds/jsonpath"
+  [scenario_parser]="$PWD/scenarios $PWD/tests/malformed $PWD/tests/fixtures/scenarios"
+  [jsonpath]="$PWD/fuzz/seeds/jsonpath"
 )
 declare -A max_len=([scenario_parser]=16384 [jsonpath]=2048)
 
@@ -60,7 +60,7 @@ for target in scenario_parser jsonpath; do
   # shellcheck disable=SC2086 # the seed list is split on purpose
   if "${fuzz[@]}" run "${fuzz_opts[@]}" "$target" "$corpus" ${seeds[$target]} -- \
       -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-      -max_len="${max_len[$target]}" -dict="fuzz/$target.dict" \
+      -max_len="${max_len[$target]}" -dict="$PWD/fuzz/$target.dict" \
       -artifact_prefix="$artifacts/" -print_final_stats=1 </dev/null; then
     rm -rf "$artifacts"
     continue
