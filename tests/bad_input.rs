@@ -18,8 +18,8 @@ use kspy::scenario::{MAX_DEPTH, MAX_FILE_BYTES};
 /// a huge file many times dies here instead of taking the machine down.
 const ADDRESS_SPACE: u64 = 1 << 30;
 /// A liveness guard, not a performance assertion: far above the time any
-/// of these takes, far below "hung".
-const HANG_GUARD: Duration = Duration::from_secs(30);
+/// of these takes (a debug build on a busy machine), far below "hung".
+const HANG_GUARD: Duration = Duration::from_secs(120);
 /// Longest stderr accepted: a few errors with hints, not an echo of the
 /// input.
 const MAX_STDERR: usize = 64 * 1024;
@@ -548,11 +548,11 @@ fn too_many_documents_or_errors_are_refused_briefly() {
     let path = write(
         dir.path(),
         "many-scenarios.yaml",
-        format!("---\n{doc}").repeat(20_000),
+        format!("---\n{doc}").repeat(2_000),
     );
     assert_refused(&path, &["over kspy's limits"]);
-    // One document with 50,000 errors: the first ones, and how many more.
-    let steps = "  - sleep: forever\n".repeat(50_000);
+    // One document with 5,000 errors: the first ones, and how many more.
+    let steps = "  - sleep: forever\n".repeat(5_000);
     let path = write(
         dir.path(),
         "many-errors.yaml",
@@ -565,7 +565,7 @@ fn too_many_documents_or_errors_are_refused_briefly() {
                 "{}:6:12: spec.steps[0].sleep: invalid duration",
                 path.display()
             ),
-            "49900 more errors in this file",
+            "4900 more errors in this file",
         ],
     );
 }
