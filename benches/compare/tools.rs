@@ -53,11 +53,27 @@ impl Tools {
                 })
                 .unwrap_or_else(|e| format!("unknown ({e})"))
         };
+        // A peer built with `go build` reports "dev" or "v0.0.0-master": the
+        // version pinned in its benches/peers module says what it is.
+        let pinned = |dir: &str, module: &str| match pinned_version(dir, module) {
+            Some(v) => format!("{v} (pinned in benches/peers/{dir}/go.mod); "),
+            None => String::new(),
+        };
         vec![
             ("kspy", format!("{} (bench profile)", env!("CARGO_PKG_VERSION"))),
-            ("kubectl", version(&self.kubectl, &["version", "--client"])),
-            ("chainsaw", version(&self.chainsaw, &["version"])),
-            ("kuttl", version(&self.kuttl, &["version"])),
+            ("kubectl", pinned("kubectl", "k8s.io/kubernetes") + &version(&self.kubectl, &["version", "--client"])),
+            ("chainsaw", pinned("chainsaw", "github.com/kyverno/chainsaw") + &version(&self.chainsaw, &["version"])),
+            ("kuttl", pinned("kuttl", "github.com/kudobuilder/kuttl") + &version(&self.kuttl, &["version"])),
         ]
     }
+}
+
+/// The version of `module` that benches/peers/<dir>/go.mod requires.
+fn pinned_version(dir: &str, module: &str) -> Option<String> {
+    let go_mod = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/peers").join(dir).join("go.mod");
+    let text = std::fs::read_to_string(go_mod).ok()?;
+    text.lines().find_map(|line| {
+        let mut words = line.split_whitespace().skip_while(|w| *w == "require");
+        (words.next()? == module).then(|| words.next().map(str::to_owned)).flatten()
+    })
 }
