@@ -16,7 +16,13 @@ fn repo() -> &'static Path {
 /// Every file under `dir`, recursively, but the README.
 fn files(dir: &str) -> Vec<PathBuf> {
     let mut out = Vec::new();
-    let mut dirs = vec![repo().join(dir)];
+    let root = repo().join(dir);
+    // git keeps no empty directory: a target the fuzzers never caught out
+    // has no regression folder on a fresh clone. Seed folders must exist.
+    if !root.exists() && dir.starts_with("tests/fuzz-regressions/") {
+        return Vec::new();
+    }
+    let mut dirs = vec![root];
     while let Some(d) = dirs.pop() {
         for entry in std::fs::read_dir(&d).unwrap_or_else(|e| panic!("{}: {e}", d.display())) {
             let path = entry.expect("directory entry").path();
