@@ -25,7 +25,7 @@ use kube::api::Api;
 use kube::runtime::watcher;
 
 use crate::context::Context;
-use crate::namespaces;
+use crate::namespace;
 use crate::peer_files::{self, tail};
 use crate::process::{self, Finished};
 use crate::report::BenchResult;
@@ -97,7 +97,7 @@ pub fn run(context: &Context) -> anyhow::Result<BenchResult> {
     // Whatever happened, remove every namespace a bad-image Pod was seen in.
     let mut seen_in: Vec<String> = seen.lock().unwrap().keys().cloned().collect();
     seen_in.extend((0..rounds).map(kubectl_namespace_name));
-    namespaces::delete(context, &client, &seen_in);
+    namespace::delete(context, &client, &seen_in);
     outcome?;
     Ok(report(&results))
 }
@@ -119,7 +119,7 @@ fn run_round(
     let kspy_report = work.path().join("kspy.json");
     let kspy_no_wait_report = work.path().join("kspy-no-wait.json");
     let kubectl_namespace = kubectl_namespace_name(round);
-    namespaces::create(context, client, &kubectl_namespace)?;
+    namespace::create(context, client, &kubectl_namespace)?;
     let before: Vec<String> = seen.lock().unwrap().keys().cloned().collect();
 
     let suites = peer_files::suites_dir();

@@ -27,7 +27,6 @@ mod bad_image;
 mod cluster_start;
 mod cost;
 mod latency;
-mod namespaces;
 mod peer_files;
 mod suite;
 mod transient;

@@ -1,6 +1,7 @@
-//! A namespace that lives as long as a benchmark: created with a generated
-//! name, deleted when dropped (also when the benchmark fails half-way), so a
-//! run leaves nothing behind.
+//! The benchmark's own namespaces: a `TempNamespace` that lives as long as
+//! a benchmark (generated name, deleted when dropped, also when the
+//! benchmark fails half-way), and plain functions for the namespaces a tool
+//! is told to use or leaves behind, so a run leaves nothing behind.
 
 use std::time::{Duration, Instant};
 
@@ -62,6 +63,31 @@ impl Drop for TempNamespace {
         let api: Api<Namespace> = Api::all(self.client.clone());
         if let Err(e) = self.runtime.block_on(api.delete(&self.name, &DeleteParams::background())) {
             eprintln!("deleting namespace {}: {e}", self.name);
+        }
+    }
+}
+
+pub fn create(context: &Context, client: &kube::Client, name: &str) -> anyhow::Result<()> {
+    let namespace: Namespace = serde_json::from_value(serde_json::json!({"metadata": {"name": name}}))?;
+    context.runtime.block_on(Api::<Namespace>::all(client.clone()).create(&PostParams::default(), &namespace))?;
+    Ok(())
+}
+
+pub fn names(context: &Context, client: &kube::Client) -> anyhow::Result<Vec<String>> {
+    let list = context.runtime.block_on(Api::<Namespace>::all(client.clone()).list(&Default::default()))?;
+    Ok(list.items.into_iter().filter_map(|n| n.metadata.name).collect())
+}
+
+/// Deletes those that still exist, without waiting for them to go (best
+/// effort: this runs on the way out, also after an error).
+pub fn delete(context: &Context, client: &kube::Client, names: &[String]) {
+    let namespaces: Api<Namespace> = Api::all(client.clone());
+    for name in names {
+        match context.runtime.block_on(namespaces.delete(name, &DeleteParams::default())) {
+            Ok(_) => {}
+            // Gone already, or already being deleted.
+            Err(kube::Error::Api(status)) if status.code == 404 || status.code == 409 => {}
+            Err(e) => eprintln!("deleting namespace {name}: {e}"),
         }
     }
 }

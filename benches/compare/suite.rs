@@ -20,7 +20,7 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams};
 
 use crate::context::Context;
-use crate::namespaces;
+use crate::namespace;
 use crate::peer_files::{self, tail};
 use crate::process;
 use crate::report::BenchResult;
@@ -85,15 +85,15 @@ struct Inputs {
 pub fn run(context: &Context) -> anyhow::Result<BenchResult> {
     peer_files::check_same_objects(MANIFEST_COPIES)?;
     let client = context.client()?;
-    let namespaces_before = namespaces::names(context, &client)?;
+    let namespaces_before = namespace::names(context, &client)?;
     let outcome = measure(context, &client);
     // Tools delete their namespaces; remove whatever a failed run left.
-    let left: Vec<String> = namespaces::names(context, &client)?
+    let left: Vec<String> = namespace::names(context, &client)?
         .into_iter()
         .filter(|n| !namespaces_before.contains(n))
         .filter(|n| ["kspy-", "chainsaw-", "kuttl-test-"].iter().any(|p| n.starts_with(p)))
         .collect();
-    namespaces::delete(context, &client, &left);
+    namespace::delete(context, &client, &left);
     outcome
 }
 
@@ -276,7 +276,7 @@ fn overhead(context: &Context, client: &kube::Client, work: &Path, rounds: usize
         format!("kspy-bench-overhead-kubectl-{}", std::process::id()),
     ];
     for name in &own {
-        namespaces::create(context, client, name)?;
+        namespace::create(context, client, name)?;
     }
     let result = (|| -> anyhow::Result<(Summary, Summary)> {
         let mut kspy_times = Vec::new();
@@ -311,7 +311,7 @@ fn overhead(context: &Context, client: &kube::Client, work: &Path, rounds: usize
         }
         Ok((stats::summarize(&kspy_times), stats::summarize(&kubectl_times)))
     })();
-    namespaces::delete(context, client, &own);
+    namespace::delete(context, client, &own);
     result
 }
 
