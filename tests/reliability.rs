@@ -70,6 +70,10 @@ fn main() {
         ),
     ];
     tests.push((
+        "cleanup_removes_the_applied_objects_then_the_namespace",
+        cleanup_removes_the_applied_objects_then_the_namespace,
+    ));
+    tests.push((
         "load_200_scenarios_50_at_a_time_leave_nothing_behind",
         load_200_scenarios,
     ));
@@ -766,6 +770,91 @@ fn namespace_editor_runs_with_dash_n() -> Result<(), Failed> {
         return Err(format!("an editor of {namespace} running with -n {namespace} ended {status}, expected 0; output:\n{output}").into());
     }
     Ok(())
+}
+
+// ---------------------------------------------------------------- cleanup
+
+const CLEANUP_PRIORITY_CLASS: &str = "kspy-reliability-cleanup";
+
+/// A Deployment (its Pods come from the controllers, not the scenario) and
+/// a cluster-scoped PriorityClass, which the namespace does not take along.
+const CLEANUP_SCENARIO: &str = r#"apiVersion: kspy.dev/v1alpha1
+kind: Scenario
+metadata:
+  name: cleanup-order
+spec:
+  timeout: 2m
+  steps:
+  - apply:
+      manifest:
+      - {apiVersion: scheduling.k8s.io/v1, kind: PriorityClass, metadata: {name: kspy-reliability-cleanup}, value: 1000}
+      - apiVersion: apps/v1
+        kind: Deployment
+        metadata: {name: web}
+        spec:
+          replicas: 2
+          selector: {matchLabels: {app: web}}
+          template:
+            metadata: {labels: {app: web}}
+            spec:
+              containers:
+              - {name: nginx, image: "nginx:1.27"}
+  - expect:
+      target: deployment/web
+      sequence:
+      - state: available
+        within: 1m
+        field: {path: "{.status.readyReplicas}", equals: 2}
+"#;
+
+/// The verdict comes first; then every applied object is deleted and
+/// waited for (cluster-scoped ones too); then the namespace, whose end the
+/// run waits for.
+fn cleanup_removes_the_applied_objects_then_the_namespace() -> Result<(), Failed> {
+    let work = temp_dir("kspy-cleanup-");
+    write(&work.path().join("a.yaml"), CLEANUP_SCENARIO);
+    let report_path = work.path().join("report.json");
+    let mut kspy = Kspy::spawn(&[
+        "run",
+        "--kubeconfig",
+        &shared().kubeconfig.display().to_string(),
+        "--json",
+        &report_path.display().to_string(),
+        &work.path().join("a.yaml").display().to_string(),
+    ]);
+    let status = kspy.wait(Duration::from_secs(180))?;
+    let output = kspy.output();
+    if exit_code(status) != Some(0) {
+        return Err(format!("kspy run ended {status}, expected 0; output:\n{output}").into());
+    }
+    let namespace = started_namespaces(&output)
+        .pop()
+        .ok_or_else(|| format!("no namespace in the output:\n{output}"))?;
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&report_path)?)?;
+    let deleted: Vec<&str> = report["cleanup"][0]["deleted"]
+        .as_array()
+        .map(|d| d.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let expected = [
+        "Deployment.apps/web".to_string(),
+        format!("PriorityClass.scheduling.k8s.io/{CLEANUP_PRIORITY_CLASS}"),
+        format!("namespace {namespace}"),
+    ];
+    if deleted != expected {
+        return Err(format!("cleanup deleted {deleted:?}, expected {expected:?}; report: {}", report["cleanup"]).into());
+    }
+    block_on(async {
+        let client = admin().await?;
+        let classes: Api<k8s_openapi::api::scheduling::v1::PriorityClass> = Api::all(client.clone());
+        if classes.get_opt(CLEANUP_PRIORITY_CLASS).await?.is_some() {
+            return Err(Failed::from(format!("PriorityClass {CLEANUP_PRIORITY_CLASS} is still there after the run")));
+        }
+        let namespaces: Api<Namespace> = Api::all(client);
+        if namespaces.get_opt(&namespace).await?.is_some() {
+            return Err(format!("namespace {namespace} is still there after the run").into());
+        }
+        Ok(())
+    })
 }
 
 // ---------------------------------------------------------------- 4. Secrets

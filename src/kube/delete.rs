@@ -2,11 +2,23 @@
 
 use std::time::Duration;
 
-use kube::api::DeleteParams;
+use kube::api::{DeleteParams, PropagationPolicy};
 
 use super::client::scoped;
 use super::error::Subject;
 use super::{Cluster, KubeError, ResolvedKind};
+
+/// What happens to the objects an object owns when it is deleted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Propagation {
+    /// The object goes at once; the garbage collector removes what it owns
+    /// afterwards (kubectl's default).
+    Background,
+    /// The object stays (with a `foregroundDeletion` finalizer) until the
+    /// garbage collector has removed what it owns, so waiting for it waits
+    /// for them too: a Deployment is gone only after its Pods.
+    Foreground,
+}
 
 impl Cluster {
     /// Deletes one object (background propagation, as kubectl). With
@@ -21,6 +33,20 @@ impl Cluster {
         wait: bool,
         timeout: Duration,
     ) -> Result<(), KubeError> {
+        self.delete_with(kind, name, namespace, Propagation::Background, wait, timeout)
+            .await
+    }
+
+    /// [`Cluster::delete`] with the given propagation.
+    pub async fn delete_with(
+        &self,
+        kind: &ResolvedKind,
+        name: &str,
+        namespace: Option<&str>,
+        propagation: Propagation,
+        wait: bool,
+        timeout: Duration,
+    ) -> Result<(), KubeError> {
         let namespace = scoped(kind, namespace);
         let (display, resource) = (kind.to_string(), kind.resource_name());
         let subject = Subject {
@@ -31,8 +57,15 @@ impl Cluster {
             namespace,
         };
         let api = self.api(kind, namespace);
+        let params = DeleteParams {
+            propagation_policy: Some(match propagation {
+                Propagation::Background => PropagationPolicy::Background,
+                Propagation::Foreground => PropagationPolicy::Foreground,
+            }),
+            ..DeleteParams::default()
+        };
         let deleted = api
-            .delete(name, &DeleteParams::background())
+            .delete(name, &params)
             .await
             .map_err(|e| KubeError::from_request(&subject, e))?;
         if !wait {

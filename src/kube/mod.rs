@@ -19,6 +19,7 @@ mod patch;
 
 pub use apply::{AppliedObject, FIELD_MANAGER};
 pub use client::{Cluster, ConnectOptions};
+pub use delete::Propagation;
 pub use discovery::ResolvedKind;
 pub use error::KubeError;
 pub(crate) use error::Subject;

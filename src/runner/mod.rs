@@ -1,6 +1,7 @@
 //! Runs scenarios against a cluster: namespaces, steps, spies, judges,
 //! deadlines, cleanup and Ctrl-C. Emits [`RunEvent`]s; prints nothing.
 
+mod cleanup;
 pub mod event;
 mod execute;
 pub mod namespace;

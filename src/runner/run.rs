@@ -8,6 +8,7 @@ use tokio::sync::{Semaphore, watch};
 use crate::kube::Cluster;
 use crate::scenario::Scenario;
 
+use super::cleanup::clean_up;
 use super::event::{EventSink, RunEvent, RunEventKind};
 use super::namespace::new_run_id;
 use super::outcome::{RunSummary, ScenarioReport, ScenarioResult};
@@ -109,7 +110,7 @@ impl Runner {
     /// Runs one scenario and returns its report; nothing is printed.
     pub async fn run(&self, scenario: &Scenario) -> ScenarioReport {
         let sink: Arc<dyn EventSink> = Arc::new(|_: RunEvent| {});
-        let (report, leftovers) = run_scenario(
+        let (report, plan) = run_scenario(
             &self.cluster,
             scenario,
             self.options.namespace.as_deref(),
@@ -119,6 +120,7 @@ impl Runner {
             Interrupt::default().subscribe(),
         )
         .await;
+        let (_, leftovers) = clean_up(&self.cluster, plan, self.options.wait_for_cleanup).await;
         if self.options.wait_for_cleanup {
             self.wait_for_namespaces(&leftovers.deleting_namespaces, NAMESPACE_DELETION_WAIT).await;
         }
@@ -139,6 +141,7 @@ impl Runner {
             let namespace = self.options.namespace.clone();
             let run_id = run_id.clone();
             let interrupt = interrupt.clone();
+            let wait_for_cleanup = self.options.wait_for_cleanup;
             tasks.push(tokio::spawn(async move {
                 let Ok(_permit) = permits.acquire_owned().await else {
                     return None;
@@ -146,13 +149,16 @@ impl Runner {
                 if interrupt.is_triggered() {
                     return None;
                 }
-                let (report, leftovers) =
+                let (report, plan) =
                     run_scenario(&cluster, &scenario, namespace.as_deref(), &run_id, run_start, &sink, interrupt.subscribe()).await;
-                sink.send(RunEvent {
-                    elapsed: run_start.elapsed(),
-                    kind: RunEventKind::ScenarioFinished { report: Box::new(report.clone()) },
-                });
-                Some((report.result, leftovers))
+                // The verdict first: nobody should wait for cleanup to learn it.
+                let result = report.result.clone();
+                sink.send(RunEvent { elapsed: run_start.elapsed(), kind: RunEventKind::ScenarioFinished { report: Box::new(report) } });
+                // After an interrupt the deletions are requested, not waited for.
+                let wait = wait_for_cleanup && !interrupt.is_triggered();
+                let (cleanup, leftovers) = clean_up(&cluster, plan, wait).await;
+                sink.send(RunEvent { elapsed: run_start.elapsed(), kind: cleanup });
+                Some((result, leftovers))
             }));
         }
         let mut summary = RunSummary::default();

@@ -1,5 +1,6 @@
-//! One scenario from start to cleanup: its namespace, its steps, the
-//! `expectFailure` rule, and the removal of what it created.
+//! One scenario from its namespace to its verdict: the namespace, the
+//! steps, the `expectFailure` rule, and the plan for removing what it
+//! created (carried out by [`super::cleanup`] once the verdict is out).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -9,15 +10,11 @@ use tokio::sync::watch;
 use crate::kube::Cluster;
 use crate::scenario::{Cleanup, NamespaceMode, Scenario};
 
+use super::cleanup::CleanupPlan;
 use super::event::{EventSink, RunEvent, RunEventKind};
 use super::execute::{Execution, ScenarioContext, StepsOutcome};
 use super::namespace::{self, RUN_LABEL, SCENARIO_LABEL};
 use super::outcome::{ExpectedFailureReport, ScenarioReport, ScenarioResult};
-
-/// What cleanup must still wait for: generated namespaces being deleted.
-pub struct Leftovers {
-    pub deleting_namespaces: Vec<String>,
-}
 
 pub async fn run_scenario(
     cluster: &Cluster,
@@ -27,7 +24,7 @@ pub async fn run_scenario(
     run_start: Instant,
     sink: &Arc<dyn EventSink>,
     cancel: watch::Receiver<bool>,
-) -> (ScenarioReport, Leftovers) {
+) -> (ScenarioReport, CleanupPlan) {
     let emit = |kind| sink.send(RunEvent { elapsed: run_start.elapsed(), kind });
     // `-n` wins over the file: the user asked for that namespace.
     let (namespace, generated) = match (fixed_namespace, &scenario.namespace) {
@@ -63,39 +60,18 @@ pub async fn run_scenario(
     let duration = t0.elapsed();
     let (result, expected_failure) = judge_outcome(scenario, &execution.outcome);
 
-    let keep = match scenario.cleanup {
-        Cleanup::Always => false,
-        Cleanup::OnSuccess => result != ScenarioResult::Passed,
-        Cleanup::Never => true,
+    let kept_by = match scenario.cleanup {
+        Cleanup::Always => None,
+        Cleanup::OnSuccess if result == ScenarioResult::Passed => None,
+        policy => Some(policy),
     };
-    let mut leftovers = Leftovers { deleting_namespaces: Vec::new() };
-    let mut deleted = Vec::new();
-    let mut left = Vec::new();
-    let mut errors = Vec::new();
-    if keep {
-        left.push(format!("namespace {namespace} (cleanup: {:?})", scenario.cleanup));
-    } else if generated {
-        match cluster.delete_namespace(&namespace).await {
-            Ok(()) => {
-                deleted.push(format!("namespace {namespace}"));
-                leftovers.deleting_namespaces.push(namespace.clone());
-            }
-            Err(e) => {
-                errors.push(format!("namespace {namespace}: {e}"));
-                left.push(format!("namespace {namespace}"));
-            }
-        }
-    } else {
-        // A namespace we did not create stays; only our objects go.
-        for object in execution.applied.iter().rev() {
-            let ns = object.namespace.as_deref();
-            match cluster.delete(&object.kind, &object.name, ns, false, Duration::from_secs(30)).await {
-                Ok(()) => deleted.push(format!("{}/{}", object.kind.resource.kind, object.name)),
-                Err(e) => errors.push(format!("{}/{}: {e}", object.kind.resource.kind, object.name)),
-            }
-        }
-    }
-    emit(RunEventKind::Cleanup { scenario: scenario.name.clone(), deleted, left, errors });
+    let plan = CleanupPlan {
+        scenario: scenario.name.clone(),
+        namespace: namespace.clone(),
+        generated,
+        kept_by,
+        applied: execution.applied,
+    };
 
     let report = ScenarioReport {
         name: scenario.name.clone(),
@@ -108,7 +84,7 @@ pub async fn run_scenario(
         steps: execution.steps,
         expectations: execution.expectations,
     };
-    (report, leftovers)
+    (report, plan)
 }
 
 /// Applies `expectFailure`: a scenario that declares it passes only if it
