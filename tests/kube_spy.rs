@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use kspy::expect::{KindRef, Observation};
+use kspy::expect::{KindRef, Observation, Snapshot};
 use kspy::kube::{Cluster, ConnectOptions, KubeError, ResolvedKind};
 use kspy::scenario::Patch;
 use kspy::spy::{Selection, Spy, SpyOptions, SpyTarget};
@@ -191,10 +191,9 @@ fn describe(observations: &[Observation]) -> String {
                 Observation::Relisted { objects, .. } => format!("{} objects", objects.len()),
                 other => other
                     .object()
-                    .and_then(|v| v.pointer("/metadata/name"))
-                    .and_then(Value::as_str)
-                    .unwrap_or("?")
-                    .to_string(),
+                    .map(Snapshot::value)
+                    .and_then(|v| v.pointer("/metadata/name").and_then(Value::as_str).map(str::to_string))
+                    .unwrap_or_else(|| "?".to_string()),
             };
             format!("{}@{}ms({what})", o.type_name(), o.at().as_millis())
         })
@@ -731,17 +730,17 @@ fn spy_named_sees_added_modified_deleted_in_order() -> Result<(), Failed> {
             describe(&seen)
         );
         assert!(objects.iter().all(
-            |o| o.object().and_then(|v| v.pointer("/metadata/name")) == Some(&json!("watched"))
+            |o| o.object().map(Snapshot::value).and_then(|v| v.pointer("/metadata/name").cloned()) == Some(json!("watched"))
         ));
         assert_eq!(
             objects[1]
                 .object()
-                .map(|o| &o["metadata"]["labels"]["step"]),
-            Some(&json!("two"))
+                .map(|o| o.value()["metadata"]["labels"]["step"].clone()),
+            Some(json!("two"))
         );
         assert_eq!(
-            objects[0].object().map(|o| &o["apiVersion"]),
-            Some(&json!("v1"))
+            objects[0].object().map(|o| o.value()["apiVersion"].clone()),
+            Some(json!("v1"))
         );
         assert!(
             seen.windows(2).all(|w| w[0].at() <= w[1].at()),
@@ -790,12 +789,12 @@ fn spy_label_selector_sees_three() -> Result<(), Failed> {
                 .await?;
         }
         let seen = collect_until(&mut spy, Duration::from_secs(20), |seen| seen.len() >= 2).await?;
-        let mut names: Vec<&str> = std::iter::once(&first)
+        let mut names: Vec<String> = std::iter::once(&first)
             .chain(&seen)
             .filter_map(|o| {
                 o.object()
-                    .and_then(|v| v.pointer("/metadata/name"))
-                    .and_then(Value::as_str)
+                    .map(Snapshot::value)
+                    .and_then(|v| v.pointer("/metadata/name").and_then(Value::as_str).map(str::to_string))
             })
             .collect();
         names.sort_unstable();
@@ -958,8 +957,9 @@ fn spy_relists_after_410_gone() -> Result<(), Failed> {
         } = &seen[relisted]
         {
             assert_eq!(objects.len(), 1);
-            assert_eq!(objects[0]["metadata"]["name"], "survivor");
-            assert_eq!(objects[0]["kind"], "Event");
+            let survivor = objects[0].value();
+            assert_eq!(survivor["metadata"]["name"], "survivor");
+            assert_eq!(survivor["kind"], "Event");
             assert!(resource_version.as_deref().is_some_and(|rv| rv != "1"));
         }
         // Watching again from the relist: later changes are seen, with no new gap.
@@ -973,7 +973,7 @@ fn spy_relists_after_410_gone() -> Result<(), Failed> {
             .await?;
         let after = collect_until(&mut spy, Duration::from_secs(20), |seen| {
             seen.iter()
-                .any(|o| matches!(o, Observation::Modified { object, .. } if object["count"] == 2))
+                .any(|o| matches!(o, Observation::Modified { object, .. } if object.value()["count"] == 2))
         })
         .await?;
         assert!(
@@ -1032,7 +1032,7 @@ fn spy_idle_timeout_reconnects_with_a_gap() -> Result<(), Failed> {
             .await?;
         collect_until(&mut spy, Duration::from_secs(10), |seen| {
             seen.iter().any(
-                |o| matches!(o, Observation::Modified { object, .. } if object["data"]["v"] == "2"),
+                |o| matches!(o, Observation::Modified { object, .. } if object.value()["data"]["v"] == "2"),
             )
         })
         .await?;
@@ -1066,10 +1066,12 @@ fn nginx_pod() -> Value {
            "spec": {"containers": [{"name": "nginx", "image": "nginx:1.27"}]}})
 }
 
-fn waiting_reason(o: &Observation) -> Option<&str> {
+fn waiting_reason(o: &Observation) -> Option<String> {
     o.object()?
+        .value()
         .pointer("/status/containerStatuses/0/state/waiting/reason")?
         .as_str()
+        .map(str::to_string)
 }
 
 fn running_and_ready(o: &Observation) -> bool {
@@ -1080,8 +1082,8 @@ fn running_and_ready(o: &Observation) -> bool {
                 .is_some_and(|c| c.iter().any(|c| c["type"] == "Ready" && c["status"] == "True"))
     };
     match o {
-        Observation::Relisted { objects, .. } => objects.iter().any(ready),
-        other => other.object().is_some_and(ready),
+        Observation::Relisted { objects, .. } => objects.iter().any(|o| ready(&o.value())),
+        other => other.object().is_some_and(|o| ready(&o.value())),
     }
 }
 
@@ -1203,6 +1205,6 @@ fn record_pod_apiserver_restart() -> Result<(), Failed> {
     record_pod_across_a_restart(
         "pod-apiserver-restart",
         "Pod/nginx applied; once it is ContainerCreating the kube-apiserver is stopped for 3s and started again: a gap, then the watch is back and shows it Running and Ready",
-        |s| s.iter().any(|o| waiting_reason(o) == Some("ContainerCreating")),
+        |s| s.iter().any(|o| waiting_reason(o).as_deref() == Some("ContainerCreating")),
     )
 }

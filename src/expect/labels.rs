@@ -6,6 +6,7 @@
 //! more steps of the post's lifecycle (scheduled, not ready); Jobs and
 //! Deployments by their conditions; anything else by its phase if it has one.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -32,23 +33,28 @@ pub struct ObservedState {
 /// a resourceVersion bump, are left out). Relisted objects count as snapshots.
 pub fn observed_states(observations: &[Observation]) -> Vec<ObservedState> {
     let mut out: Vec<ObservedState> = Vec::new();
-    let mut last_label: Vec<(String, String)> = Vec::new();
+    // Object → its last label (a selector may follow thousands of objects).
+    let mut last_label: HashMap<String, String> = HashMap::new();
     for (index, observation) in observations.iter().enumerate() {
-        let snapshots: Vec<(&Value, bool)> = match observation {
+        let snapshots: Vec<(Value, bool)> = match observation {
             Observation::Added { object, .. } | Observation::Modified { object, .. } => {
-                vec![(object, false)]
+                vec![(object.value(), false)]
             }
-            Observation::Deleted { object, .. } => vec![(object, true)],
-            Observation::Relisted { objects, .. } => objects.iter().map(|o| (o, false)).collect(),
+            Observation::Deleted { object, .. } => vec![(object.value(), true)],
+            Observation::Relisted { objects, .. } => {
+                objects.iter().map(|o| (o.value(), false)).collect()
+            }
             _ => Vec::new(),
         };
         for (object, deleted) in snapshots {
-            let name = object_ref(object);
-            let label = label_for(if deleted { None } else { Some(object) });
-            match last_label.iter_mut().find(|(n, _)| *n == name) {
-                Some((_, previous)) if *previous == label => continue,
-                Some((_, previous)) => *previous = label.clone(),
-                None => last_label.push((name.clone(), label.clone())),
+            let name = object_ref(&object);
+            let label = label_for(if deleted { None } else { Some(&object) });
+            match last_label.get_mut(&name) {
+                Some(previous) if *previous == label => continue,
+                Some(previous) => *previous = label.clone(),
+                None => {
+                    last_label.insert(name.clone(), label.clone());
+                }
             }
             out.push(ObservedState {
                 at: observation.at(),

@@ -42,6 +42,9 @@
 //!   (so a recreated namesake replaces a deleted one); before the first
 //!   snapshot nothing holds.
 
+use std::borrow::Cow;
+use std::cell::Cell;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::time::Duration;
 
@@ -51,6 +54,7 @@ use super::fail_fast::{self, Diagnosis};
 use super::labels::label_for;
 use super::matchers::{Condition, Explanation, diff_against, why_not};
 use super::state::{Expectation, Matcher, State, Target};
+use super::snapshot::Snapshot;
 use super::timeline::{Observation, Timeline};
 
 /// A period when the watch was interrupted.
@@ -370,17 +374,28 @@ impl fmt::Display for Failure {
 #[derive(Debug, Clone)]
 struct Tracked {
     key: String,
-    last: Value,
+    /// Its latest snapshot, compact: parsed when a state is judged on it,
+    /// which the memo below makes once per change.
+    last: Snapshot,
     gone: bool,
     /// Feed index of the last observation about it, to find the current one.
     last_seen: usize,
+    /// Whether this snapshot holds the state of a step, remembered so that
+    /// a selector over many objects re-judges only the object that changed
+    /// (see [`Judge::evaluate`]).
+    holds_memo: Cell<Option<Memo>>,
 }
 
-impl Tracked {
-    fn current(&self) -> Option<&Value> {
-        if self.gone { None } else { Some(&self.last) }
-    }
+/// A remembered answer of `State::holds` for one snapshot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Memo {
+    step: usize,
+    /// How many Events the answer saw, for states that name Events (their
+    /// answer can change when one arrives); 0 for the others.
+    events: usize,
+    holds: bool,
 }
+
 
 /// Where the judge is in the sequence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -406,7 +421,15 @@ enum Progress {
 pub struct Judge {
     expectation: Expectation,
     selector: bool,
+    /// In the order first seen (reports list objects that way).
     objects: Vec<Tracked>,
+    /// Key → index into `objects`: thousands of selected objects are found
+    /// without a scan.
+    index_of: HashMap<String, usize>,
+    /// The object the last observation was about (index into `objects`),
+    /// parsed: never, the current step and fail fast all judge it, and it
+    /// is parsed once for all three.
+    latest: Option<(usize, Value)>,
     events: Vec<Value>,
     gaps: Vec<Gap>,
     progress: Progress,
@@ -443,6 +466,8 @@ impl Judge {
             expectation: expectation.clone(),
             selector: matches!(expectation.target, Target::Selector { .. }),
             objects: Vec::new(),
+            index_of: HashMap::new(),
+            latest: None,
             events: Vec::new(),
             gaps: Vec::new(),
             progress,
@@ -592,12 +617,14 @@ impl Judge {
                     .iter()
                     .map(|o| self.upsert(o, index, false))
                     .collect();
+                let listed: HashSet<String> = keys.iter().cloned().collect();
                 // Objects missing from the list are gone; their DELETED
                 // events were lost in the gap.
                 for tracked in &mut self.objects {
-                    if !tracked.gone && !keys.contains(&tracked.key) {
+                    if !tracked.gone && !listed.contains(&tracked.key) {
                         tracked.gone = true;
                         tracked.last_seen = index;
+                        tracked.holds_memo.set(None);
                         keys.push(tracked.key.clone());
                     }
                 }
@@ -640,23 +667,49 @@ impl Judge {
     }
 
     /// Record a snapshot; returns the object's key.
-    fn upsert(&mut self, object: &Value, index: usize, gone: bool) -> String {
-        let key = object_key(object);
+    fn upsert(&mut self, snapshot: &Snapshot, index: usize, gone: bool) -> String {
+        let object = snapshot.value();
+        let key = object_key(&object, snapshot);
         self.last_change = index;
-        match self.objects.iter_mut().find(|t| t.key == key) {
-            Some(tracked) => {
-                tracked.last = object.clone();
+        self.latest = Some((self.index_of.get(&key).copied().unwrap_or(self.objects.len()), object));
+        match self.index_of.get(&key) {
+            Some(&position) => {
+                let tracked = &mut self.objects[position];
+                tracked.last = snapshot.clone();
                 tracked.gone = gone;
                 tracked.last_seen = index;
+                tracked.holds_memo.set(None);
             }
-            None => self.objects.push(Tracked {
-                key: key.clone(),
-                last: object.clone(),
-                gone,
-                last_seen: index,
-            }),
+            None => {
+                self.index_of.insert(key.clone(), self.objects.len());
+                self.objects.push(Tracked {
+                    key: key.clone(),
+                    last: snapshot.clone(),
+                    gone,
+                    last_seen: index,
+                    holds_memo: Cell::new(None),
+                });
+            }
         }
         key
+    }
+
+    fn tracked(&self, key: &str) -> Option<&Tracked> {
+        self.index_of.get(key).map(|&position| &self.objects[position])
+    }
+
+    /// A tracked object as it is now, parsed (or borrowed when it is the
+    /// one the last observation was about); `None` once it is gone.
+    fn current(&self, tracked: &Tracked) -> Option<Cow<'_, Value>> {
+        if tracked.gone {
+            return None;
+        }
+        match &self.latest {
+            Some((position, value)) if self.objects.get(*position).is_some_and(|t| t.key == tracked.key) => {
+                Some(Cow::Borrowed(value))
+            }
+            _ => Some(Cow::Owned(tracked.last.value())),
+        }
     }
 
     /// After objects or Events changed: never, hold, advance, fail fast.
@@ -710,16 +763,12 @@ impl Judge {
             .state
             .display_label();
         for key in changed {
-            let Some(object) = self
-                .objects
-                .iter()
-                .find(|t| &t.key == key)
-                .and_then(Tracked::current)
+            let Some(object) = self.tracked(key).and_then(|t| self.current(t))
             else {
                 continue;
             };
             if let Some(diagnosis) =
-                fail_fast::unnamed_failure(object, &self.expectation.sequence[remaining_from..])
+                fail_fast::unnamed_failure(&object, &self.expectation.sequence[remaining_from..])
             {
                 let failure = Failure::FailFast {
                     step: current_step,
@@ -727,7 +776,7 @@ impl Judge {
                     diagnosis,
                     at,
                     observation: index,
-                    object: object.clone(),
+                    object: object.into_owned(),
                 };
                 return self.fail(at, failure);
             }
@@ -741,8 +790,8 @@ impl Judge {
         if deletion && !self.selector && !deletion_expected {
             let last_object = changed
                 .first()
-                .and_then(|key| self.objects.iter().find(|t| &t.key == key))
-                .map(|t| t.last.clone())
+                .and_then(|key| self.tracked(key))
+                .map(|t| t.last.value())
                 .unwrap_or_default();
             let failure = Failure::TargetDeleted {
                 step: current_step,
@@ -762,16 +811,19 @@ impl Judge {
         let to_check: Vec<&Tracked> = if changed.is_empty() {
             self.current_objects()
         } else {
-            self.objects
-                .iter()
-                .filter(|t| changed.contains(&t.key))
-                .collect()
+            changed.iter().filter_map(|key| self.tracked(key)).collect()
         };
+        // After an Event only states that name Events can have changed.
+        let after_event = changed.is_empty();
         let violation = self.expectation.never.iter().find_map(|state| {
+            if after_event && !state.names_events() {
+                return None;
+            }
             to_check
                 .iter()
-                .find(|t| state.holds(t.current(), &self.events))
-                .map(|t| (state.display_label(), t.current().cloned()))
+                .map(|t| self.current(t))
+                .find(|object| state.holds(object.as_deref(), &self.events))
+                .map(|object| (state.display_label(), object.map(Cow::into_owned)))
         });
         let (state, object) = violation?;
         self.fail(
@@ -811,7 +863,7 @@ impl Judge {
             .collect();
         let (satisfied, unsatisfied): (Vec<&Tracked>, Vec<&Tracked>) = candidates
             .iter()
-            .partition(|t| state.holds(t.current(), &self.events));
+            .partition(|t| self.holds_on(step, state, t));
         let required = if self.selector {
             let count = self.expectation.sequence.get(step).and_then(|s| s.count);
             count.map_or(candidates.len(), |c| c as usize).max(1)
@@ -830,12 +882,30 @@ impl Judge {
         }
     }
 
+    /// `state.holds` on one tracked object's current snapshot, remembered
+    /// until the object or the Events change: on each event a selector
+    /// re-judges only the object it is about, not every candidate.
+    /// (`state` is always the state of sequence step `step`.)
+    fn holds_on(&self, step: usize, state: &State, tracked: &Tracked) -> bool {
+        let events = if state.names_events() { self.events.len() } else { 0 };
+        if let Some(memo) = tracked.holds_memo.get()
+            && memo.step == step
+            && memo.events == events
+        {
+            return memo.holds;
+        }
+        let holds = state.holds(self.current(tracked).as_deref(), &self.events);
+        tracked.holds_memo.set(Some(Memo { step, events, holds }));
+        holds
+    }
+
     /// The object a failure explanation should show.
     fn explained_object(&self, evaluation: &Evaluation<'_>) -> Option<Value> {
         evaluation
             .first_unsatisfied
             .or_else(|| self.current_objects().first().copied())
-            .and_then(|t| t.current().cloned())
+            .and_then(|t| self.current(t))
+            .map(Cow::into_owned)
     }
 
     /// Rule 2: offer the current objects to the current step, and on a match
@@ -934,7 +1004,7 @@ impl Judge {
 
 /// How objects are told apart: uid, else `namespace/name` (hand-written
 /// objects), else their whole text.
-fn object_key(object: &Value) -> String {
+fn object_key(object: &Value, snapshot: &Snapshot) -> String {
     if let Some(uid) = object.pointer("/metadata/uid").and_then(Value::as_str) {
         return uid.to_string();
     }
@@ -944,17 +1014,15 @@ fn object_key(object: &Value) -> String {
         .unwrap_or("");
     match object.pointer("/metadata/name").and_then(Value::as_str) {
         Some(name) => format!("{namespace}/{name}"),
-        None => object.to_string(),
+        None => snapshot.as_json().to_string(),
     }
 }
 
 /// `Pod/nginx@1234` for match records.
 fn describe_object(tracked: &Tracked) -> String {
-    let rv = tracked
-        .last
-        .pointer("/metadata/resourceVersion")
-        .and_then(Value::as_str);
-    let name = fail_fast::object_ref(&tracked.last);
+    let last = tracked.last.value();
+    let rv = last.pointer("/metadata/resourceVersion").and_then(Value::as_str);
+    let name = fail_fast::object_ref(&last);
     match (rv, tracked.gone) {
         (_, true) => format!("{name} (deleted)"),
         (Some(rv), false) => format!("{name}@{rv}"),

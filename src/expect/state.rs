@@ -169,6 +169,12 @@ pub struct EventMatcher {
 }
 
 impl State {
+    /// Whether the state looks at Events (an `event` matcher), so its answer
+    /// can change when an Event arrives although the object did not.
+    pub fn names_events(&self) -> bool {
+        self.matchers.iter().any(|m| matches!(m, Matcher::Event(_)))
+    }
+
     /// The label for reports: the author's `state:` or a short description of
     /// the matchers.
     pub fn display_label(&self) -> String {

@@ -34,6 +34,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use super::snapshot::Snapshot;
+
 /// The only timeline format version this code reads and writes.
 pub const TIMELINE_VERSION: u32 = 1;
 
@@ -78,21 +80,21 @@ pub enum Observation {
     Added {
         #[serde(rename = "atMs", with = "millis")]
         at: Duration,
-        object: Value,
+        object: Snapshot,
     },
     /// Watch event MODIFIED: the full object after the change.
     #[serde(rename = "MODIFIED")]
     Modified {
         #[serde(rename = "atMs", with = "millis")]
         at: Duration,
-        object: Value,
+        object: Snapshot,
     },
     /// Watch event DELETED: the last state of the object, which is now gone.
     #[serde(rename = "DELETED")]
     Deleted {
         #[serde(rename = "atMs", with = "millis")]
         at: Duration,
-        object: Value,
+        object: Snapshot,
     },
     /// A core/v1 (or events.k8s.io/v1) Event whose involvedObject/regarding is
     /// the target, received while spying.
@@ -123,7 +125,7 @@ pub enum Observation {
         at: Duration,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         resource_version: Option<String>,
-        objects: Vec<Value>,
+        objects: Vec<Snapshot>,
     },
 }
 
@@ -163,8 +165,8 @@ impl Observation {
     }
 
     /// The object snapshot this observation carries (ADDED, MODIFIED, and the
-    /// last state for DELETED).
-    pub fn object(&self) -> Option<&Value> {
+    /// last state for DELETED); `.value()` parses it.
+    pub fn object(&self) -> Option<&Snapshot> {
         match self {
             Observation::Added { object, .. }
             | Observation::Modified { object, .. }

@@ -113,13 +113,15 @@ impl Tracker {
     /// not print).
     pub fn observe(&mut self, observation: &Observation) -> Vec<Change> {
         match observation {
-            Observation::Added { at, object } => self.snapshot(*at, "ADDED", object).into_iter().collect(),
+            Observation::Added { at, object } => {
+                self.snapshot(*at, "ADDED", &object.value()).into_iter().collect()
+            }
             Observation::Modified { at, object } => {
-                self.snapshot(*at, "MODIFIED", object).into_iter().collect()
+                self.snapshot(*at, "MODIFIED", &object.value()).into_iter().collect()
             }
             Observation::Deleted { at, object } => {
                 self.last = None;
-                vec![Change::Deleted { at: *at, resource_version: resource_version(object) }]
+                vec![Change::Deleted { at: *at, resource_version: resource_version(&object.value()) }]
             }
             Observation::Gap { at, start, reason } => {
                 vec![Change::Gap { at: *at, start: *start, reason: reason.clone() }]
@@ -127,7 +129,7 @@ impl Tracker {
             Observation::Relisted { at, resource_version, objects } => {
                 let mut out = vec![Change::Relisted { at: *at, resource_version: resource_version.clone() }];
                 match objects.first() {
-                    Some(object) => out.extend(self.snapshot(*at, "RELISTED", object)),
+                    Some(object) => out.extend(self.snapshot(*at, "RELISTED", &object.value())),
                     None if self.last.is_some() => {
                         self.last = None;
                         out.push(Change::Deleted { at: *at, resource_version: None });

@@ -12,7 +12,7 @@ fn pod(rv: &str, status: Value) -> Value {
 }
 
 fn modified(ms: u64, object: Value) -> Observation {
-    Observation::Modified { at: Duration::from_millis(ms), object }
+    Observation::Modified { at: Duration::from_millis(ms), object: object.into() }
 }
 
 fn snapshot(change: &Change) -> (&str, &str, &[FieldDiff]) {
@@ -27,7 +27,7 @@ fn first_snapshot_is_all_added_then_only_what_changed() {
     let mut tracker = Tracker::new(Scope::Status);
     let added = tracker.observe(&Observation::Added {
         at: Duration::ZERO,
-        object: pod("1", json!({"phase": "Pending", "qosClass": "BestEffort"})),
+        object: pod("1", json!({"phase": "Pending", "qosClass": "BestEffort"})).into(),
     });
     let (event, label, diff) = snapshot(&added[0]);
     assert_eq!((event, label), ("ADDED", "Pending"));
@@ -54,7 +54,7 @@ fn first_snapshot_is_all_added_then_only_what_changed() {
 #[test]
 fn status_scope_skips_a_snapshot_whose_status_did_not_change() {
     let mut tracker = Tracker::new(Scope::Status);
-    tracker.observe(&Observation::Added { at: Duration::ZERO, object: pod("1", json!({"phase": "Pending"})) });
+    tracker.observe(&Observation::Added { at: Duration::ZERO, object: pod("1", json!({"phase": "Pending"})).into() });
     let mut labelled = pod("2", json!({"phase": "Pending"}));
     labelled["metadata"]["labels"] = json!({"a": "b"});
     assert!(tracker.observe(&modified(1, labelled)).is_empty());
@@ -73,11 +73,11 @@ fn object_scope_hides_noise_unless_all() {
     let first = pod("1", json!({"phase": "Pending"}));
     let mut bumped = pod("2", json!({"phase": "Pending"}));
     bumped["metadata"]["managedFields"] = json!([{"manager": "kube-scheduler"}]);
-    let added = quiet.observe(&Observation::Added { at: Duration::ZERO, object: first.clone() });
+    let added = quiet.observe(&Observation::Added { at: Duration::ZERO, object: first.clone().into() });
     let (_, _, first_diff) = snapshot(&added[0]);
     assert!(first_diff.iter().any(|d| d.path == "spec.containers[nginx].image"));
     assert!(first_diff.iter().all(|d| !d.path.contains("managedFields") && !d.path.contains("resourceVersion")));
-    let added = everything.observe(&Observation::Added { at: Duration::ZERO, object: first.clone() });
+    let added = everything.observe(&Observation::Added { at: Duration::ZERO, object: first.clone().into() });
     let (_, _, first_diff) = snapshot(&added[0]);
     assert!(first_diff.iter().any(|d| d.path == "metadata.managedFields[0].manager"));
 
@@ -100,7 +100,7 @@ fn object_scope_hides_noise_unless_all() {
 #[test]
 fn deletion_gap_and_relist_are_reported() {
     let mut tracker = Tracker::new(Scope::Status);
-    tracker.observe(&Observation::Added { at: Duration::ZERO, object: pod("1", json!({"phase": "Running"})) });
+    tracker.observe(&Observation::Added { at: Duration::ZERO, object: pod("1", json!({"phase": "Running"})).into() });
     let gap = tracker.observe(&Observation::Gap {
         at: Duration::from_secs(3),
         start: Duration::from_secs(1),
@@ -118,11 +118,11 @@ fn deletion_gap_and_relist_are_reported() {
     assert!(!tracker.exists());
 
     // Created again: a fresh snapshot, everything added.
-    let again = tracker.observe(&Observation::Added { at: Duration::from_secs(5), object: pod("10", json!({"phase": "Pending"})) });
+    let again = tracker.observe(&Observation::Added { at: Duration::from_secs(5), object: pod("10", json!({"phase": "Pending"})).into() });
     let (_, label, diff) = snapshot(&again[0]);
     assert_eq!(label, "Pending");
     assert_eq!(diff.len(), 1);
-    let deleted = tracker.observe(&Observation::Deleted { at: Duration::from_secs(6), object: pod("11", json!({})) });
+    let deleted = tracker.observe(&Observation::Deleted { at: Duration::from_secs(6), object: pod("11", json!({})).into() });
     assert!(matches!(&deleted[..], [Change::Deleted { resource_version: Some(rv), .. }] if rv == "11"));
 }
 

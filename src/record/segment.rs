@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use crate::expect::labels::label_for;
 use crate::expect::matchers::{condition, container_statuses};
-use crate::expect::{Observation, Timeline};
+use crate::expect::{Observation, Snapshot, Timeline};
 
 /// One state of the recorded sequence.
 #[derive(Debug, Clone, PartialEq)]
@@ -353,7 +353,7 @@ pub fn recorded_states(timeline: &Timeline, selector: bool) -> Vec<RecordedState
     // name → (label, last snapshot); removed when the object is deleted.
     let mut objects: Vec<(String, String, Value)> = Vec::new();
     for observation in &timeline.observations {
-        let mut snapshots: Vec<(&Value, bool)> = Vec::new();
+        let mut snapshots: Vec<(Value, bool)> = Vec::new();
         match observation {
             Observation::ActionFinished { at, .. } => {
                 if states.is_empty() {
@@ -362,21 +362,23 @@ pub fn recorded_states(timeline: &Timeline, selector: bool) -> Vec<RecordedState
                 continue;
             }
             Observation::Added { object, .. } | Observation::Modified { object, .. } => {
-                snapshots.push((object, false));
+                snapshots.push((object.value(), false));
             }
-            Observation::Deleted { object, .. } => snapshots.push((object, true)),
+            Observation::Deleted { object, .. } => snapshots.push((object.value(), true)),
             Observation::Relisted {
                 objects: listed, ..
             } => {
                 // A tracked object missing from the relist is gone.
+                let listed: Vec<Value> = listed.iter().map(Snapshot::value).collect();
                 let names: Vec<String> = listed.iter().map(object_name).collect();
                 objects.retain(|(n, _, _)| names.contains(n));
-                snapshots.extend(listed.iter().map(|o| (o, false)));
+                snapshots.extend(listed.into_iter().map(|o| (o, false)));
             }
             Observation::Event { .. } | Observation::Gap { .. } => continue,
         }
         let mut candidates: Vec<(String, StateSpec)> = Vec::new();
-        for (object, deleted) in snapshots {
+        for (object, deleted) in &snapshots {
+            let (object, deleted) = (object, *deleted);
             let name = object_name(object);
             let label = label_for((!deleted).then_some(object));
             objects.retain(|(n, _, _)| *n != name);

@@ -62,12 +62,12 @@ impl Settle {
         };
         match observation {
             Observation::Added { object, .. } | Observation::Modified { object, .. } => {
-                update(object, false)
+                update(&object.value(), false)
             }
-            Observation::Deleted { object, .. } => update(object, true),
+            Observation::Deleted { object, .. } => update(&object.value(), true),
             Observation::Relisted { objects, .. } => {
                 for object in objects {
-                    update(object, false);
+                    update(&object.value(), false);
                 }
             }
             _ => return,

@@ -131,7 +131,7 @@ fn every_pod_fixture_replays_its_own_recording() {
         let first = timeline
             .observations
             .iter()
-            .find_map(|o| o.object().cloned());
+            .find_map(|o| o.object().map(crate::expect::Snapshot::value));
         let actual = first
             .as_ref()
             .and_then(|o| o.pointer("/metadata/name"))

@@ -11,7 +11,7 @@
 //! Objects are redacted and text scrubbed as in the other reports; every
 //! string is escaped.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::time::Duration;
 
@@ -20,7 +20,7 @@ use serde_json::Value;
 
 use crate::expect::fail_fast::object_ref;
 use crate::expect::labels::observed_states;
-use crate::expect::{Failure, Observation};
+use crate::expect::{Failure, Observation, Snapshot};
 use crate::runner::{ExpectationReport, ScenarioReport, ScenarioResult};
 
 use super::changes::changed_fields;
@@ -28,7 +28,7 @@ use super::format::{Relative, Seconds, human};
 use super::redact::{SecretValues, redact_secrets};
 use super::run::RunRecord;
 use super::scenario::{failure_diff, headline, secret_values};
-use super::timeline::{event_text, short_failure, snapshots};
+use super::timeline::{event_text, short_failure, snapshot_refs};
 
 const CSS: &str = include_str!("html/report.css");
 const JS: &str = include_str!("html/report.js");
@@ -416,6 +416,18 @@ fn axis_row(out: &mut String, end: Duration) {
 }
 
 /// Objects stripped of what makes a diff unreadable.
+/// Each object's snapshots in timeline order, with the index of the
+/// observation that carried each (parsed only to learn whose they are).
+fn snapshots_by_object(observations: &[Observation]) -> HashMap<String, Vec<(usize, &Snapshot)>> {
+    let mut history: HashMap<String, Vec<(usize, &Snapshot)>> = HashMap::new();
+    for (index, observation) in observations.iter().enumerate() {
+        for (snapshot, _) in snapshot_refs(observation) {
+            history.entry(object_ref(&snapshot.value())).or_default().push((index, snapshot));
+        }
+    }
+    history
+}
+
 fn for_diff(object: &Value) -> Value {
     let mut shown = object.clone();
     redact_secrets(&mut shown);
@@ -487,6 +499,7 @@ fn expectation_lanes(
         })
         .collect();
     let gaps = gaps_of(expectation);
+    let history = snapshots_by_object(observations);
 
     for object in &objects {
         let mine: Vec<_> = states.iter().filter(|s| &s.object == object).collect();
@@ -506,14 +519,12 @@ fn expectation_lanes(
             // the object was last seen in.
             let drawn_until = if last { end } else { until };
             // The snapshot entering the state and the one before it.
-            let current = snapshots(&observations[state.observation])
-                .into_iter()
-                .find(|(o, _)| object_ref(o) == *object);
-            let previous = observations[..state.observation]
-                .iter()
-                .rev()
-                .flat_map(snapshots)
-                .find(|(o, _)| object_ref(o) == *object);
+            let own = history.get(object).map(Vec::as_slice).unwrap_or_default();
+            let entering = own.iter().position(|(index, _)| *index == state.observation);
+            let current = entering.map(|k| own[k].1.value());
+            let previous = entering
+                .and_then(|k| k.checked_sub(1))
+                .map(|k| own[k].1.value());
             let mut details = Details {
                 title: format!("{object}: {}", state.label),
                 lines: vec![if last {
@@ -534,8 +545,8 @@ fn expectation_lanes(
                 }],
                 ..Details::default()
             };
-            if let Some((obj, _)) = current {
-                let now = for_diff(obj);
+            if let Some(obj) = current {
+                let now = for_diff(&obj);
                 if let Some(rv) = now
                     .pointer("/metadata/resourceVersion")
                     .and_then(Value::as_str)
@@ -543,8 +554,8 @@ fn expectation_lanes(
                     details.lines.push(format!("resourceVersion {rv}"));
                 }
                 match previous {
-                    Some((before, _)) => {
-                        let before = for_diff(before);
+                    Some(before) => {
+                        let before = for_diff(&before);
                         details.changes = changed_fields(&before, &now)
                             .iter()
                             .map(|c| secrets.scrub(&c.describe()))

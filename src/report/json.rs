@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::expect::fail_fast::object_ref;
 use crate::expect::labels::label_for;
-use crate::expect::{Observation, Verdict};
+use crate::expect::{Observation, Snapshot, Verdict};
 use crate::runner::{ExpectationReport, RunSummary, ScenarioReport};
 
 use super::redact::{SecretValues, redact_secrets};
@@ -360,7 +360,8 @@ fn timeline_entry(observation: &Observation, secrets: &SecretValues) -> Value {
     Value::Object(entry)
 }
 
-fn snapshot_fields(entry: &mut serde_json::Map<String, Value>, object: &Value, deleted: bool) {
+fn snapshot_fields(entry: &mut serde_json::Map<String, Value>, snapshot: &Snapshot, deleted: bool) {
+    let object = &snapshot.value();
     entry.insert("object".into(), object_ref(object).into());
     entry.insert(
         "label".into(),

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use serde_json::Value;
 
 use crate::expect::fail_fast::object_ref;
-use crate::expect::{Failure, Observation};
+use crate::expect::{Failure, Observation, Snapshot};
 use crate::runner::{ExpectationReport, ScenarioReport, ScenarioResult};
 
 use super::changes::state_fields;
@@ -144,19 +144,23 @@ pub fn headline(report: &ScenarioReport) -> Option<String> {
 
 /// The values of every Secret the scenario saw, to scrub from text.
 pub fn secret_values(report: &ScenarioReport) -> SecretValues {
-    let mut objects: Vec<&Value> = Vec::new();
+    // Only snapshots that can hold a Secret (`kind: Secret` or `SecretList`,
+    // at any depth) are parsed: a run over thousands of Pods has none.
+    let may_hold_secrets = |snapshot: &&Snapshot| snapshot.as_json().contains("\"Secret");
+    let mut objects: Vec<Value> = Vec::new();
     for expectation in &report.expectations {
-        objects.extend(expectation.final_object.iter());
+        objects.extend(expectation.final_object.iter().cloned());
         for observation in &expectation.timeline.observations {
-            match observation {
+            let snapshots: Vec<&Snapshot> = match observation {
                 Observation::Relisted {
                     objects: listed, ..
-                } => objects.extend(listed),
-                other => objects.extend(other.object()),
-            }
+                } => listed.iter().collect(),
+                other => other.object().into_iter().collect(),
+            };
+            objects.extend(snapshots.into_iter().filter(may_hold_secrets).map(Snapshot::value));
         }
     }
-    SecretValues::collect(objects)
+    SecretValues::collect(&objects)
 }
 
 /// A short name of the failure's variant (JSON `failure.kind`, JUnit `type`).

@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use crate::expect::fail_fast::object_ref;
 use crate::expect::labels::{label_for, observed_states};
-use crate::expect::{Failure, Observation, StepMatch};
+use crate::expect::{Failure, Observation, Snapshot, StepMatch};
 use crate::runner::ExpectationReport;
 
 use super::changes::{FieldChange, changed_fields};
@@ -51,11 +51,13 @@ pub fn render_timeline(
     let several_objects = observations
         .iter()
         .flat_map(snapshots)
-        .map(|(object, _)| object_ref(object))
+        .map(|(object, _)| object_ref(&object))
         .collect::<HashSet<_>>()
         .len()
         > 1;
-    let mut previous: HashMap<String, Value> = HashMap::new();
+    // Each object's previous snapshot (redacted), kept compact: a selector
+    // may follow thousands of objects.
+    let mut previous: HashMap<String, Snapshot> = HashMap::new();
     let mut shown_matches: HashSet<usize> = HashSet::new();
     let mut out = String::new();
 
@@ -117,22 +119,22 @@ pub fn render_timeline(
             | Observation::Deleted { .. } => {}
         }
         for (object, deleted) in snapshots(observation) {
-            let name = object_ref(object);
+            let name = object_ref(&object);
             let mut shown = object.clone();
             redact_secrets(&mut shown);
             let changes = match previous.get(&name) {
-                Some(before) if !deleted => changed_fields(before, &shown),
+                Some(before) if !deleted => changed_fields(&before.value(), &shown),
                 _ => Vec::new(),
             };
             let entered = new_states.contains(&(index, name.clone()));
             let first = !previous.contains_key(&name);
-            previous.insert(name.clone(), shown);
+            previous.insert(name.clone(), Snapshot::new(&shown));
             // Snapshots that change nothing a person looks for (a
             // resourceVersion bump, a heartbeat) are left out.
             if !(entered || first || deleted || !changes.is_empty() || !markers.is_empty()) {
                 continue;
             }
-            let label = label_for(if deleted { None } else { Some(object) });
+            let label = label_for(if deleted { None } else { Some(&object) });
             let label = if entered {
                 paint(styles.label, label)
             } else {
@@ -247,9 +249,17 @@ fn markers(
     text
 }
 
-/// The objects an observation carries, with whether they are gone.
-/// The objects an observation carries, each with whether it was deleted.
-pub(crate) fn snapshots(observation: &Observation) -> Vec<(&Value, bool)> {
+/// The objects an observation carries (parsed), each with whether it was
+/// deleted.
+pub(crate) fn snapshots(observation: &Observation) -> Vec<(Value, bool)> {
+    snapshot_refs(observation)
+        .into_iter()
+        .map(|(snapshot, deleted)| (snapshot.value(), deleted))
+        .collect()
+}
+
+/// [`snapshots`] unparsed.
+pub(crate) fn snapshot_refs(observation: &Observation) -> Vec<(&Snapshot, bool)> {
     match observation {
         Observation::Added { object, .. } | Observation::Modified { object, .. } => {
             vec![(object, false)]

@@ -15,7 +15,7 @@ use crate::expect::{Expectation, Failure, Judge, Observation, Outcome, Timeline,
 use crate::expect::timeline::into_receive_order;
 use crate::kube::{AppliedObject, Cluster, KubeError};
 use crate::scenario::{Manifests, Patch, Scenario, StepAction};
-use crate::spy::Spy;
+use crate::spy::{Spy, SpyOptions};
 
 use super::event::{EventSink, RunEvent, RunEventKind};
 use super::outcome::{ContainerLog, ExpectationReport, StepReport};
@@ -193,7 +193,11 @@ impl ScenarioContext<'_> {
         let mut spies = Vec::new();
         for expectation in expectations {
             let resolved = target::resolve(self.cluster, &expectation.target, last_apply, self.namespace).await?;
-            let spy = Spy::start(self.cluster, &resolved.spy, self.t0).await.map_err(|e| KubeError::Other(e.to_string()))?;
+            // No managedFields: a run keeps every snapshot for its report.
+            let options = SpyOptions { managed_fields: false, ..SpyOptions::default() };
+            let spy = Spy::start_with(self.cluster, &resolved.spy, self.t0, options)
+                .await
+                .map_err(|e| KubeError::Other(e.to_string()))?;
             targets.push(resolved);
             spies.push(spy);
         }
@@ -257,7 +261,7 @@ impl ScenarioContext<'_> {
             tokio::select! {
                 received = rx.recv() => match received {
                     Some((index, observation)) => {
-                        let label = observation.object().map(|o| labels::label_for(Some(o)));
+                        let label = observation.object().map(|o| labels::label_for(Some(&o.value())));
                         self.emit(RunEventKind::Observed {
                             scenario: self.scenario.name.clone(),
                             expect: step_index,
@@ -421,7 +425,7 @@ fn expectation_report(step: usize, target: &ResolvedTarget, observations: Vec<Ob
         .collect();
     let final_object = observations.iter().rev().find_map(|o| match o {
         Observation::Deleted { .. } => Some(None),
-        other => other.object().map(|obj| Some(obj.clone())),
+        other => other.object().map(|obj| Some(obj.value())),
     });
     ExpectationReport {
         step,

@@ -25,9 +25,10 @@ use futures::stream::{self, Stream, StreamExt};
 use k8s_openapi::api::core::v1::Event;
 use kube::api::Api;
 use kube::discovery::ApiResource;
+use serde_json::Value;
 use tokio::sync::mpsc;
 
-use crate::expect::Observation;
+use crate::expect::{Observation, Snapshot};
 use crate::kube::{Cluster, ResolvedKind};
 
 pub use error::SpyError;
@@ -65,6 +66,11 @@ pub struct SpyOptions {
     pub idle_timeout: Duration,
     /// Also watch the Events about the target (default true).
     pub events: bool,
+    /// Keep `metadata.managedFields` in the snapshots (default true: `kspy
+    /// changes --all` shows them). `kspy run` drops them, as `kubectl get`
+    /// hides them: no state or report looks at them, and they are a third
+    /// of a Pod's text.
+    pub managed_fields: bool,
     /// Test hook: skip the initial list and watch from this resourceVersion,
     /// as if an earlier watch had got that far. A compacted one makes the
     /// first watch answer `410 Gone`, which exercises the relist.
@@ -77,6 +83,7 @@ impl Default for SpyOptions {
         SpyOptions {
             idle_timeout: DEFAULT_IDLE_TIMEOUT,
             events: true,
+            managed_fields: true,
             resume_from: None,
         }
     }
@@ -173,10 +180,11 @@ impl Spy {
         }
 
         let (sender, observations) = mpsc::unbounded_channel();
+        let shape = Shape { managed_fields: options.managed_fields };
         for output in initial {
-            forward_object(output, &mut filter, &sender);
+            forward_object(output, shape, &mut filter, &sender);
         }
-        let task = tokio::spawn(run(objects, object_state, event_watch, filter, sender));
+        let task = tokio::spawn(run(objects, object_state, event_watch, shape, filter, sender));
         Ok(Spy {
             observations,
             task,
@@ -337,6 +345,7 @@ async fn run(
     objects: Watcher,
     object_state: State,
     events: Option<(Watcher, State)>,
+    shape: Shape,
     mut filter: EventFilter,
     sender: mpsc::UnboundedSender<Observation>,
 ) {
@@ -351,7 +360,7 @@ async fn run(
     };
     while let Some(source) = merged.next().await {
         let open = match source {
-            Source::Objects(output) => forward_object(output, &mut filter, &sender),
+            Source::Objects(output) => forward_object(output, shape, &mut filter, &sender),
             Source::Events(output) => forward_event(output, &mut filter, &sender),
         };
         if !open {
@@ -360,15 +369,34 @@ async fn run(
     }
 }
 
+/// What of each object goes into a snapshot.
+#[derive(Debug, Clone, Copy)]
+struct Shape {
+    managed_fields: bool,
+}
+
+impl Shape {
+    fn snapshot(self, mut object: Value) -> Snapshot {
+        if !self.managed_fields
+            && let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut)
+        {
+            metadata.remove("managedFields");
+        }
+        Snapshot::from(object)
+    }
+}
+
 /// Sends an object watch output; false once nobody listens.
 fn forward_object(
     output: Output,
+    shape: Shape,
     filter: &mut EventFilter,
     sender: &mpsc::UnboundedSender<Observation>,
 ) -> bool {
     let (observation, released) = match output {
         Output::Change { at, change, object } => {
             let released = filter.object_seen(&object, at);
+            let object = shape.snapshot(object);
             let observation = match change {
                 Change::Added => Observation::Added { at, object },
                 Change::Modified => Observation::Modified { at, object },
@@ -390,7 +418,7 @@ fn forward_object(
                 Observation::Relisted {
                     at,
                     resource_version: Some(resource_version),
-                    objects,
+                    objects: objects.into_iter().map(|o| shape.snapshot(o)).collect(),
                 },
                 released,
             )
@@ -432,4 +460,23 @@ fn forward_event(
         }],
     };
     admitted.into_iter().all(|o| sender.send(o).is_ok())
+}
+
+#[cfg(test)]
+mod shape_tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn managed_fields_are_kept_unless_asked_otherwise() {
+        let pod = json!({"kind": "Pod", "metadata": {"name": "web", "managedFields": [{"manager": "kubectl"}]}});
+        let kept = Shape { managed_fields: true }.snapshot(pod.clone());
+        assert_eq!(kept.value(), pod);
+        let slim = Shape { managed_fields: false }.snapshot(pod);
+        assert_eq!(slim.value(), json!({"kind": "Pod", "metadata": {"name": "web"}}));
+        // Nothing to drop: left as it is.
+        let bare = Shape { managed_fields: false }.snapshot(json!({"kind": "Pod"}));
+        assert_eq!(bare.value(), json!({"kind": "Pod"}));
+    }
 }

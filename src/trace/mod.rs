@@ -38,12 +38,19 @@ impl ObjectSet {
     pub fn apply(&mut self, observation: &Observation) -> bool {
         match observation {
             Observation::Added { object, .. } | Observation::Modified { object, .. } => {
-                let previous = self.objects.insert(key(object), object.clone());
-                previous.as_ref() != Some(object)
+                let object = object.value();
+                let previous = self.objects.insert(key(&object), object.clone());
+                previous.as_ref() != Some(&object)
             }
-            Observation::Deleted { object, .. } => self.objects.remove(&key(object)).is_some(),
+            Observation::Deleted { object, .. } => self.objects.remove(&key(&object.value())).is_some(),
             Observation::Relisted { objects, .. } => {
-                let fresh: BTreeMap<String, Value> = objects.iter().map(|o| (key(o), o.clone())).collect();
+                let fresh: BTreeMap<String, Value> = objects
+                    .iter()
+                    .map(|o| {
+                        let o = o.value();
+                        (key(&o), o)
+                    })
+                    .collect();
                 let changed = fresh != self.objects;
                 self.objects = fresh;
                 changed

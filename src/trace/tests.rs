@@ -110,12 +110,12 @@ fn deployment_counts_each_revision_and_its_pods() {
 fn object_set_follows_adds_deletes_and_relists() {
     let mut set = ObjectSet::new();
     let a = slice(json!([]));
-    assert!(set.apply(&Observation::Added { at: Duration::ZERO, object: a.clone() }));
-    assert!(!set.apply(&Observation::Modified { at: Duration::ZERO, object: a.clone() }));
+    assert!(set.apply(&Observation::Added { at: Duration::ZERO, object: a.clone().into() }));
+    assert!(!set.apply(&Observation::Modified { at: Duration::ZERO, object: a.clone().into() }));
     assert_eq!(set.objects().count(), 1);
     assert!(set.apply(&Observation::Relisted { at: Duration::ZERO, resource_version: None, objects: vec![] }));
     assert!(set.first().is_none());
-    set.apply(&Observation::Added { at: Duration::ZERO, object: a.clone() });
-    assert!(set.apply(&Observation::Deleted { at: Duration::ZERO, object: a }));
+    set.apply(&Observation::Added { at: Duration::ZERO, object: a.clone().into() });
+    assert!(set.apply(&Observation::Deleted { at: Duration::ZERO, object: a.into() }));
     assert!(set.first().is_none());
 }

@@ -1,6 +1,7 @@
 use serde_json::{Value, json};
 
 use super::*;
+use crate::expect::Snapshot;
 use crate::expect::state::{
     ComparisonOp, ContainerMatcher, CountComparison, FieldTest, SequenceStep,
 };
@@ -41,7 +42,7 @@ fn every_terminal_waiting_reason_is_diagnosed() {
 fn scheduling_phase_job_and_deployment_failures_are_diagnosed() {
     let unschedulable = load("pod-unschedulable").observations[2]
         .object()
-        .cloned()
+        .map(Snapshot::value)
         .expect("snapshot");
     assert!(matches!(
         diagnose(&unschedulable)[0].kind,
@@ -54,14 +55,14 @@ fn scheduling_phase_job_and_deployment_failures_are_diagnosed() {
     );
     let job = load("job-backoff-limit").observations[8]
         .object()
-        .cloned()
+        .map(Snapshot::value)
         .expect("snapshot");
     let found = diagnose(&job);
     let keywords: Vec<&str> = found.iter().map(|d| d.kind.keyword()).collect();
     assert_eq!(keywords, vec!["JobFailed"]);
     let failure_target_only = load("job-backoff-limit").observations[7]
         .object()
-        .cloned()
+        .map(Snapshot::value)
         .expect("snapshot");
     assert!(
         diagnose(&failure_target_only).is_empty(),
@@ -69,7 +70,7 @@ fn scheduling_phase_job_and_deployment_failures_are_diagnosed() {
     );
     let deployment = load("deployment-progress-deadline").observations[3]
         .object()
-        .cloned()
+        .map(Snapshot::value)
         .expect("snapshot");
     assert!(matches!(
         diagnose(&deployment)[0].kind,
@@ -77,7 +78,7 @@ fn scheduling_phase_job_and_deployment_failures_are_diagnosed() {
     ));
     let progressing = load("deployment-progress-deadline").observations[2]
         .object()
-        .cloned()
+        .map(Snapshot::value)
         .expect("snapshot");
     assert!(diagnose(&progressing).is_empty());
 }

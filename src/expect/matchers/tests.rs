@@ -2,13 +2,14 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::expect::state::{ComparisonOp, ContainerMatcher, CountComparison, FieldTest};
+use crate::expect::Snapshot;
 use crate::expect::test_support::*;
 
 /// The snapshot of observation `index` of a fixture.
 fn snapshot(fixture: &str, index: usize) -> Value {
     load(fixture).observations[index]
         .object()
-        .cloned()
+        .map(Snapshot::value)
         .expect("a snapshot at that index")
 }
 

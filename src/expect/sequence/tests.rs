@@ -12,6 +12,7 @@ use crate::expect::state::{
     ComparisonOp, ContainerMatcher, CountComparison, Expectation, FieldTest, SequenceStep,
 };
 use crate::expect::test_support::*;
+use crate::expect::timeline::TIMELINE_VERSION;
 
 fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
@@ -459,8 +460,10 @@ fn rule_7_fail_fast_on_crash_loop_unless_restarts_are_expected() {
 fn creating_fails_with(reason: &str) -> Verdict {
     let mut timeline = load("pod-nginx-four-states");
     if let Observation::Modified { object, .. } = &mut timeline.observations[4] {
-        object["status"]["containerStatuses"][0]["state"] =
+        let mut changed = object.value();
+        changed["status"]["containerStatuses"][0]["state"] =
             json!({"waiting": {"reason": reason, "message": "m"}});
+        *object = changed.into();
     }
     judge_timeline(&named(four_states()), &timeline)
 }
@@ -843,10 +846,11 @@ fn every_fixture_is_a_valid_honest_timeline() {
         let timeline = load(&name);
         assert!(timeline.source.is_some(), "{name} says where it comes from");
         assert!(!timeline.observations.is_empty(), "{name}");
-        let objects: Vec<&Value> = timeline
+        let objects: Vec<Value> = timeline
             .observations
             .iter()
             .filter_map(Observation::object)
+            .map(Snapshot::value)
             .collect();
         assert!(
             objects
@@ -1020,4 +1024,83 @@ fn a_timeline_fed_out_of_time_order_is_reported_in_receive_order() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+/// A Pod snapshot for the selector tests below.
+fn pod_snapshot(i: usize, phase: &str, rv: usize) -> Snapshot {
+    Snapshot::from(json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": format!("web-{i}"), "namespace": "ns", "uid": format!("uid-{i}"),
+                     "resourceVersion": rv.to_string()},
+        "status": {"phase": phase},
+    }))
+}
+
+// Each object's answer is remembered between events (only the changed one
+// is judged again); the counts must still follow every change, including
+// an object leaving the state it held.
+#[test]
+fn selector_over_many_objects_follows_every_change() {
+    let n = 300;
+    let mut observations = Vec::new();
+    let mut rv = 0;
+    for i in 0..n {
+        rv += 1;
+        observations.push(Observation::Added { at: ms(i as u64), object: pod_snapshot(i, "Pending", rv) });
+    }
+    // Every Pod Running one after another from 1 s, except that web-7
+    // falls back to Pending while the others come up, and is Running last.
+    for i in 0..n {
+        rv += 1;
+        observations.push(Observation::Modified { at: ms(1000 + i as u64), object: pod_snapshot(i, "Running", rv) });
+        if i == 100 {
+            rv += 1;
+            observations.push(Observation::Modified { at: ms(1100), object: pod_snapshot(7, "Pending", rv) });
+        }
+    }
+    rv += 1;
+    observations.push(Observation::Modified { at: ms(5000), object: pod_snapshot(7, "Running", rv) });
+    let timeline = Timeline { version: TIMELINE_VERSION, source: None, description: None, end: None, observations };
+
+    let all_running = selected(vec![step(state(vec![phase("Running")]), None)]);
+    let verdict = judge_timeline(&all_running, &timeline);
+    assert!(verdict.passed(), "{verdict:?}");
+    assert_eq!(verdict.at, ms(5000), "web-7 fell back and is Running last");
+    assert_eq!(verdict.matches[0].objects.len(), n);
+
+    // At the deadline (2 s) every Pod but web-7 is Running.
+    let too_soon = selected(vec![step(state(vec![phase("Running")]), Some(2.0))]);
+    match failure(&judge_timeline(&too_soon, &timeline)) {
+        Failure::DeadlineMissed { selection: Some(s), last_object, .. } => {
+            assert_eq!((s.satisfied, s.required, s.candidates), (n - 1, n, n));
+            let name = last_object.as_ref().and_then(|o| o.pointer("/metadata/name"));
+            assert_eq!(name, Some(&json!("web-7")), "the object that does not hold it is explained");
+        }
+        other => panic!("{other}"),
+    }
+
+    // With a count, the step matches when the count is first reached: web-7
+    // fell back at 1.1 s, so the 150th Running Pod is web-150, at 1.15 s.
+    let half = selected(vec![count(step(state(vec![phase("Running")]), None), 150)]);
+    assert_eq!(judge_timeline(&half, &timeline).at, ms(1150));
+}
+
+// A state naming an Event can start to hold on objects that did not change:
+// the remembered answers must not hide it.
+#[test]
+fn selector_state_naming_an_event_holds_when_the_event_arrives() {
+    let observations = vec![
+        Observation::Added { at: ms(10), object: pod_snapshot(0, "Pending", 1) },
+        Observation::Added { at: ms(20), object: pod_snapshot(1, "Pending", 2) },
+        Observation::Event {
+            at: ms(900),
+            event: json!({"reason": "Scheduled", "type": "Normal", "message": "assigned",
+                          "involvedObject": {"kind": "Pod", "name": "web-0"}}),
+        },
+    ];
+    let timeline = Timeline { version: TIMELINE_VERSION, source: None, description: None, end: None, observations };
+    let expectation = selected(vec![step(state(vec![phase("Pending"), event("Scheduled")]), None)]);
+    let verdict = judge_timeline(&expectation, &timeline);
+    assert!(verdict.passed(), "{verdict:?}");
+    assert_eq!(verdict.at, ms(900));
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::expect::labels::label_for;
-use crate::expect::{Expectation, Observation, Target, Timeline, judge_timeline};
+use crate::expect::{Expectation, Observation, Snapshot, Target, Timeline, judge_timeline};
 use crate::runner::{
     ContainerLog, ExpectationReport, ExpectedFailureReport, RunEvent, RunEventKind, RunSummary,
     ScenarioReport, ScenarioResult, StepReport,
@@ -94,7 +94,7 @@ fn judged(
         .observations
         .iter()
         .rev()
-        .find_map(|o| o.object().cloned());
+        .find_map(|o| o.object().map(Snapshot::value));
     let result = match verdict.failure() {
         None => ScenarioResult::Passed,
         Some(f) => ScenarioResult::Failed {
@@ -304,7 +304,7 @@ spec:
     let observations = vec![
         Observation::Added {
             at: ms(25),
-            object: secret("2001", "c3VwZXItc2VjcmV0"),
+            object: secret("2001", "c3VwZXItc2VjcmV0").into(),
         },
         Observation::ActionFinished {
             at: ms(38),
@@ -312,7 +312,7 @@ spec:
         },
         Observation::Modified {
             at: ms(1_450),
-            object: secret("2008", "aHVudGVyMg=="),
+            object: secret("2008", "aHVudGVyMg==").into(),
         },
     ];
     let timeline = Timeline {
@@ -372,7 +372,7 @@ pub fn run_events(reports: &[ScenarioReport]) -> Vec<RunEvent> {
         }
         for (index, e) in report.expectations.iter().enumerate() {
             for observation in &e.timeline.observations {
-                let label = observation.object().map(|o| label_for(Some(o)));
+                let label = observation.object().map(|o| label_for(Some(&o.value())));
                 push(
                     clock + observation.at(),
                     RunEventKind::Observed {
