@@ -69,6 +69,10 @@ fn main() {
             "spy_delivers_scheduler_events",
             spy_delivers_scheduler_events,
         ),
+        (
+            "spy_lists_many_objects_page_by_page",
+            spy_lists_many_objects_page_by_page,
+        ),
         ("spy_relists_after_410_gone", spy_relists_after_410_gone),
         (
             "spy_idle_timeout_reconnects_with_a_gap",
@@ -803,6 +807,50 @@ fn spy_label_selector_sees_three() -> Result<(), Failed> {
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert!(spy.try_next().is_none());
         drop(spy);
+        cluster.delete_namespace(&ns).await?;
+        Ok(())
+    })
+}
+
+/// More objects than one list page holds: each comes out once, as ADDED,
+/// before `start` returns; managedFields only when asked for.
+fn spy_lists_many_objects_page_by_page() -> Result<(), Failed> {
+    const COUNT: usize = 250;
+    block_on(async {
+        let cluster = connect().await?;
+        let ns = namespace(&cluster, "spy-pages").await?;
+        let kind = resolve(&cluster, "cm").await?;
+        for i in 0..COUNT {
+            cluster
+                .apply(&config_map(&format!("cm-{i:03}"), json!({"app": "paged"}), json!({"i": i.to_string()})), &ns)
+                .await?;
+        }
+        let target = SpyTarget {
+            kind,
+            namespace: Some(ns.clone()),
+            selection: Selection::Labels("app=paged".into()),
+        };
+        for managed_fields in [true, false] {
+            let options = SpyOptions { managed_fields, events: false, ..SpyOptions::default() };
+            let mut spy = Spy::start_with(&cluster, &target, Instant::now(), options).await?;
+            let mut names = Vec::new();
+            while let Some(observation) = spy.try_next() {
+                if observation.type_name() != "ADDED" {
+                    return Err(format!("expected only ADDED before any change, got {}", observation.type_name()).into());
+                }
+                let object = observation.object().map(Snapshot::value).unwrap_or_default();
+                if object.pointer("/metadata/managedFields").is_some() != managed_fields {
+                    return Err(format!("managedFields present: {}, asked for: {managed_fields}", !managed_fields).into());
+                }
+                names.push(object["metadata"]["name"].as_str().unwrap_or("?").to_string());
+            }
+            let listed = names.len();
+            names.sort_unstable();
+            names.dedup();
+            if (listed, names.len()) != (COUNT, COUNT) {
+                return Err(format!("listed {listed} objects, {} distinct, expected {COUNT} once each", names.len()).into());
+            }
+        }
         cluster.delete_namespace(&ns).await?;
         Ok(())
     })

@@ -54,8 +54,8 @@ const N: usize = 5;
 
 /// How each tool decides, for the table's notes.
 const HOW: [&str; N] = [
-    "fail-fast on a terminal waiting reason; watches (deadline 2m not reached); exits once its namespace is gone",
-    "the same, exits without waiting for its namespace to go",
+    "fail-fast on a terminal waiting reason; watches (deadline 2m not reached); prints FAIL, deletes the Pod, exits once its namespace is gone",
+    "the same, requests the deletions and exits without waiting for them",
     "assert timeout 30s (default), polls every 50 ms",
     "step timeout 30s (default), checks once a second",
     "`--timeout` 30s (default), watches for the condition",
@@ -280,7 +280,8 @@ fn report(rounds: &[Round]) -> BenchResult {
     if let (Some(min), Some(max)) = (in_process.iter().min(), in_process.iter().max()) {
         table.push_str(&format!(
             "\nkspy's own report (JSON `decidedAtMs`): verdict {min}–{max} ms after it received the ErrImagePull status; \
-             by default the process then waits for its namespace to be deleted, which on this cluster takes most of its time.\n"
+             by default the process then deletes the Pod and waits for it, then deletes its namespace and waits for it to go, \
+             which takes at least the namespace controller's fixed 5 s (`namespaceDeletionGracePeriod`).\n"
         ));
     }
     table.push_str(&format!(

@@ -139,9 +139,9 @@ fn measure(context: &Context, client: &kube::Client) -> anyhow::Result<BenchResu
         }
     }
     table.push_str(
-        "\nkspy deletes each scenario's namespace with its objects still in it and waits for it to go; on this cluster \
-         that takes about 10 s with a Pod inside (the namespace controller's graceful Pod deletion), against about 5 s \
-         when the objects are deleted first, as chainsaw does. The lifecycle rows are mostly that wait.\n",
+        "\nEvery tool deletes what it created and waits for its namespace to go: kspy deletes the applied objects \
+         (foreground) and waits for them, then the namespace. The kube-controller-manager starts on a deleted namespace \
+         only 5 s after the deletion (`namespaceDeletionGracePeriod`), so each lifecycle row holds about 5 s of that wait.\n",
     );
     let ratio = overhead.0.p50_ms / overhead.1.p50_ms;
     table.push_str(&format!(

@@ -72,7 +72,12 @@ pub fn run(args: RunArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    runtime.block_on(run_async(args, scenarios))
+    let code = runtime.block_on(run_async(args, scenarios));
+    // The run is over, its cleanup done and its reports written: exit now
+    // rather than wait for the runtime's remaining tasks (closing watch
+    // connections) to wind down.
+    runtime.shutdown_background();
+    code
 }
 
 /// Loads every file; prints all errors and returns exit 2 if any.

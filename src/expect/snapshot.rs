@@ -36,6 +36,20 @@ impl Snapshot {
     pub fn as_json(&self) -> &str {
         &self.0
     }
+
+    /// `metadata.uid`, read without parsing the rest into a tree.
+    pub fn uid(&self) -> Option<String> {
+        #[derive(serde::Deserialize)]
+        struct Object {
+            metadata: Option<Metadata>,
+        }
+        #[derive(serde::Deserialize)]
+        struct Metadata {
+            uid: Option<String>,
+        }
+        let object: Object = serde_json::from_str(&self.0).ok()?;
+        object.metadata?.uid
+    }
 }
 
 impl From<Value> for Snapshot {
@@ -87,5 +101,8 @@ mod tests {
         assert_eq!(written, pod);
         let reordered: Snapshot = serde_json::from_str(r#"{"spec": {"big": 18446744073709551615, "n": 1.5}, "metadata": {"labels": {"a": "1", "b": "2"}, "name": "web"}, "kind": "Pod"}"#).unwrap();
         assert_eq!(reordered, snapshot, "key order does not matter");
+        assert_eq!(snapshot.uid(), None);
+        let with_uid = Snapshot::new(&json!({"metadata": {"name": "web", "uid": "u-1", "labels": {"a": "1"}}, "status": {"phase": "Running"}}));
+        assert_eq!(with_uid.uid().as_deref(), Some("u-1"));
     }
 }

@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
 
-use crate::expect::Observation;
+use crate::expect::{Observation, Snapshot};
 
 /// Events about selected objects not yet seen by the object watch are held
 /// this many at most (oldest dropped first: they cannot all be ours).
@@ -75,11 +75,12 @@ impl EventFilter {
     /// An object the object watch delivered at `at`: remembers it as
     /// selected and returns the held Events about it, stamped `at` (the
     /// timeline never goes back in time).
-    pub(crate) fn object_seen(&mut self, object: &Value, at: Duration) -> Vec<Observation> {
+    pub(crate) fn object_seen(&mut self, object: &Snapshot, at: Duration) -> Vec<Observation> {
         let Some(selected) = &mut self.selected else {
             return Vec::new();
         };
-        let uid = text(object, "/metadata/uid");
+        let uid = object.uid().unwrap_or_default();
+        let uid = uid.as_str();
         if uid.is_empty() || !selected.uids.insert(uid.to_string()) {
             return Vec::new();
         }
@@ -174,7 +175,7 @@ mod tests {
                 .is_none()
         );
         let released = filter.object_seen(
-            &json!({"metadata": {"uid": "pod-1"}}),
+            &json!({"metadata": {"uid": "pod-1"}}).into(),
             Duration::from_millis(20),
         );
         assert_eq!(released.len(), 1);
@@ -192,7 +193,7 @@ mod tests {
         assert!(
             filter
                 .object_seen(
-                    &json!({"metadata": {"uid": "pod-1"}}),
+                    &json!({"metadata": {"uid": "pod-1"}}).into(),
                     Duration::from_millis(40)
                 )
                 .is_empty()

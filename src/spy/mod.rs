@@ -25,10 +25,9 @@ use futures::stream::{self, Stream, StreamExt};
 use k8s_openapi::api::core::v1::Event;
 use kube::api::Api;
 use kube::discovery::ApiResource;
-use serde_json::Value;
 use tokio::sync::mpsc;
 
-use crate::expect::{Observation, Snapshot};
+use crate::expect::Observation;
 use crate::kube::{Cluster, ResolvedKind};
 
 pub use error::SpyError;
@@ -160,7 +159,8 @@ impl Spy {
             labels,
             t0,
             options.idle_timeout,
-        );
+        )
+        .keep_managed_fields(options.managed_fields);
         let (initial, object_state) = match &options.resume_from {
             None => establish(&mut objects, &target.kind, name, namespace).await?,
             Some(resource_version) => (
@@ -180,11 +180,10 @@ impl Spy {
         }
 
         let (sender, observations) = mpsc::unbounded_channel();
-        let shape = Shape { managed_fields: options.managed_fields };
         for output in initial {
-            forward_object(output, shape, &mut filter, &sender);
+            forward_object(output, &mut filter, &sender);
         }
-        let task = tokio::spawn(run(objects, object_state, event_watch, shape, filter, sender));
+        let task = tokio::spawn(run(objects, object_state, event_watch, filter, sender));
         Ok(Spy {
             observations,
             task,
@@ -317,7 +316,9 @@ fn event_watcher(
             None,
             t0,
             idle_timeout,
-        ),
+        )
+        // No one reads who manages an Event's fields.
+        .keep_managed_fields(false),
         kind,
     )
 }
@@ -345,7 +346,6 @@ async fn run(
     objects: Watcher,
     object_state: State,
     events: Option<(Watcher, State)>,
-    shape: Shape,
     mut filter: EventFilter,
     sender: mpsc::UnboundedSender<Observation>,
 ) {
@@ -360,7 +360,7 @@ async fn run(
     };
     while let Some(source) = merged.next().await {
         let open = match source {
-            Source::Objects(output) => forward_object(output, shape, &mut filter, &sender),
+            Source::Objects(output) => forward_object(output, &mut filter, &sender),
             Source::Events(output) => forward_event(output, &mut filter, &sender),
         };
         if !open {
@@ -369,34 +369,15 @@ async fn run(
     }
 }
 
-/// What of each object goes into a snapshot.
-#[derive(Debug, Clone, Copy)]
-struct Shape {
-    managed_fields: bool,
-}
-
-impl Shape {
-    fn snapshot(self, mut object: Value) -> Snapshot {
-        if !self.managed_fields
-            && let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut)
-        {
-            metadata.remove("managedFields");
-        }
-        Snapshot::from(object)
-    }
-}
-
 /// Sends an object watch output; false once nobody listens.
 fn forward_object(
     output: Output,
-    shape: Shape,
     filter: &mut EventFilter,
     sender: &mpsc::UnboundedSender<Observation>,
 ) -> bool {
     let (observation, released) = match output {
         Output::Change { at, change, object } => {
             let released = filter.object_seen(&object, at);
-            let object = shape.snapshot(object);
             let observation = match change {
                 Change::Added => Observation::Added { at, object },
                 Change::Modified => Observation::Modified { at, object },
@@ -418,7 +399,7 @@ fn forward_object(
                 Observation::Relisted {
                     at,
                     resource_version: Some(resource_version),
-                    objects: objects.into_iter().map(|o| shape.snapshot(o)).collect(),
+                    objects,
                 },
                 released,
             )
@@ -443,7 +424,7 @@ fn forward_event(
             at,
             change: Change::Added | Change::Modified,
             object,
-        } => filter.admit(object, at).into_iter().collect(),
+        } => filter.admit(object.value(), at).into_iter().collect(),
         // Events expire (a TTL); that is not something that happened to the target.
         Output::Change {
             change: Change::Deleted,
@@ -451,7 +432,7 @@ fn forward_event(
         } => Vec::new(),
         Output::Relisted { at, fresh, .. } => fresh
             .into_iter()
-            .filter_map(|event| filter.admit(event, at))
+            .filter_map(|event| filter.admit(event.value(), at))
             .collect(),
         Output::Gap { at, start, reason } => vec![Observation::Gap {
             at,
@@ -460,23 +441,4 @@ fn forward_event(
         }],
     };
     admitted.into_iter().all(|o| sender.send(o).is_ok())
-}
-
-#[cfg(test)]
-mod shape_tests {
-    use serde_json::json;
-
-    use super::*;
-
-    #[test]
-    fn managed_fields_are_kept_unless_asked_otherwise() {
-        let pod = json!({"kind": "Pod", "metadata": {"name": "web", "managedFields": [{"manager": "kubectl"}]}});
-        let kept = Shape { managed_fields: true }.snapshot(pod.clone());
-        assert_eq!(kept.value(), pod);
-        let slim = Shape { managed_fields: false }.snapshot(pod);
-        assert_eq!(slim.value(), json!({"kind": "Pod", "metadata": {"name": "web"}}));
-        // Nothing to drop: left as it is.
-        let bare = Shape { managed_fields: false }.snapshot(json!({"kind": "Pod"}));
-        assert_eq!(bare.value(), json!({"kind": "Pod"}));
-    }
 }

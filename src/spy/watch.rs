@@ -23,15 +23,17 @@ use futures::StreamExt;
 use futures::stream::BoxStream;
 use kube::api::{Api, ListParams, WatchEvent, WatchParams};
 use kube::core::DynamicObject;
-use serde_json::Value;
 
+use crate::expect::Snapshot;
 use crate::kube::{KubeError, ResolvedKind, object_json};
 
 /// How long the API server keeps one watch open before ending it (it must be
 /// under kube's limit of 295s); a re-watch follows at once.
 const SERVER_WATCH_TIMEOUT_SECS: u32 = 290;
 /// Page size of lists.
-const LIST_PAGE: u32 = 500;
+/// Page size of lists: each page is parsed into full objects before it is
+/// made snapshots, so it bounds that transient memory (100 Pods, a few MB).
+const LIST_PAGE: u32 = 100;
 const BACKOFF_START: Duration = Duration::from_millis(100);
 const BACKOFF_MAX: Duration = Duration::from_secs(2);
 
@@ -78,15 +80,15 @@ pub(crate) enum Output {
     Change {
         at: Duration,
         change: Change,
-        object: Value,
+        object: Snapshot,
     },
     /// After a relist: every object that exists now, and those of them that
     /// are new or changed since last seen.
     Relisted {
         at: Duration,
         resource_version: String,
-        objects: Vec<Value>,
-        fresh: Vec<Value>,
+        objects: Vec<Snapshot>,
+        fresh: Vec<Snapshot>,
     },
     /// The link was interrupted from `start` until `at`.
     Gap {
@@ -118,6 +120,8 @@ pub(crate) struct Watcher {
     labels: Option<String>,
     t0: Instant,
     idle_timeout: Duration,
+    /// Keep `metadata.managedFields` in the snapshots.
+    managed_fields: bool,
     /// uid → resourceVersion of every object seen and not deleted: what a
     /// relist is compared with.
     known: HashMap<String, String>,
@@ -144,10 +148,26 @@ impl Watcher {
             labels,
             t0,
             idle_timeout,
+            managed_fields: true,
             known: HashMap::new(),
             last_heard: t0.elapsed(),
             interruption: Arc::new(Mutex::new(None)),
         }
+    }
+
+    /// Whether snapshots keep `metadata.managedFields` (they do by default).
+    pub(crate) fn keep_managed_fields(mut self, keep: bool) -> Watcher {
+        self.managed_fields = keep;
+        self
+    }
+
+    /// An object as the watch delivered it, made a compact snapshot at once
+    /// (see [`Snapshot`]): the only full tree of it is transient.
+    fn snapshot(&self, mut object: DynamicObject) -> Snapshot {
+        if !self.managed_fields {
+            object.metadata.managed_fields = None;
+        }
+        Snapshot::from(object_json(object, &self.kind))
     }
 
     pub(crate) fn interruption_slot(&self) -> Arc<Mutex<Option<Interruption>>> {
@@ -161,7 +181,9 @@ impl Watcher {
     /// Lists every selected object (page by page), remembers them, and
     /// returns the list's resourceVersion, the objects, and those that are
     /// new or changed since last seen.
-    pub(crate) async fn list(&mut self) -> Result<(String, Vec<Value>, Vec<Value>), kube::Error> {
+    /// Each page becomes snapshots before the next is fetched, and pages are
+    /// small: a list of thousands of objects is never in memory as trees.
+    pub(crate) async fn list(&mut self) -> Result<(String, Vec<Snapshot>, Vec<Snapshot>), kube::Error> {
         let mut params = ListParams::default().limit(LIST_PAGE);
         if let Some(fields) = &self.fields {
             params = params.fields(fields);
@@ -170,36 +192,32 @@ impl Watcher {
             params = params.labels(labels);
         }
         let mut resource_version = None;
-        let mut objects = Vec::new();
+        let mut known = HashMap::new();
+        let mut snapshots = Vec::new();
+        let mut fresh = Vec::new();
         loop {
             let page = self.api.list(&params).await?;
             // Every page of a paginated list is the same snapshot; the first
             // page's resourceVersion is where the watch continues.
             resource_version = resource_version.or(page.metadata.resource_version.clone());
-            objects.extend(page.items);
+            for object in page.items {
+                let uid = object.metadata.uid.clone().unwrap_or_default();
+                let rv = object.metadata.resource_version.clone().unwrap_or_default();
+                let snapshot = self.snapshot(object);
+                if self.known.get(&uid) != Some(&rv) {
+                    fresh.push(snapshot.clone());
+                }
+                known.insert(uid, rv);
+                snapshots.push(snapshot);
+            }
             match page.metadata.continue_.filter(|c| !c.is_empty()) {
                 Some(token) => params = params.continue_token(&token),
                 None => break,
             }
         }
-        let mut known = HashMap::new();
-        let mut fresh = Vec::new();
-        let values = objects
-            .into_iter()
-            .map(|object| {
-                let uid = object.metadata.uid.clone().unwrap_or_default();
-                let rv = object.metadata.resource_version.clone().unwrap_or_default();
-                let value = object_json(object, &self.kind);
-                if self.known.get(&uid) != Some(&rv) {
-                    fresh.push(value.clone());
-                }
-                known.insert(uid, rv);
-                value
-            })
-            .collect();
         self.known = known;
         self.last_heard = self.now();
-        Ok((resource_version.unwrap_or_default(), values, fresh))
+        Ok((resource_version.unwrap_or_default(), snapshots, fresh))
     }
 
     /// Opens a watch from `resource_version` (the API server has accepted
@@ -332,7 +350,7 @@ impl Watcher {
         let output = Output::Change {
             at: now,
             change,
-            object: object_json(object, &self.kind),
+            object: self.snapshot(object),
         };
         (
             vec![output],
