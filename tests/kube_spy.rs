@@ -189,7 +189,7 @@ fn describe(observations: &[Observation]) -> String {
         .map(|o| {
             let what = match o {
                 Observation::Event { event, .. } => {
-                    event["reason"].as_str().unwrap_or("?").to_string()
+                    event.value()["reason"].as_str().unwrap_or("?").to_string()
                 }
                 Observation::Gap { reason, .. } => reason.clone(),
                 Observation::Relisted { objects, .. } => format!("{} objects", objects.len()),
@@ -872,13 +872,13 @@ fn spy_delivers_scheduler_events() -> Result<(), Failed> {
                          "spec": {"containers": [{"name": "main", "image": "nginx:1.27", "resources": {"requests": {"cpu": "1000"}}}]}});
         cluster.apply(&pod, &ns).await?;
         let seen = collect_until(&mut spy, Duration::from_secs(30), |seen| {
-            seen.iter().any(|o| matches!(o, Observation::Event { event, .. } if event["reason"] == "FailedScheduling"))
+            seen.iter().any(|o| matches!(o, Observation::Event { event, .. } if event.value()["reason"] == "FailedScheduling"))
         })
         .await?;
         let event = seen
             .iter()
             .find_map(|o| match o {
-                Observation::Event { event, .. } => Some(event),
+                Observation::Event { event, .. } => Some(event.value()),
                 _ => None,
             })
             .ok_or("an event")?;

@@ -421,6 +421,8 @@ enum Progress {
 pub struct Judge {
     expectation: Expectation,
     selector: bool,
+    /// Whether any state (of the sequence or `never`) names Events.
+    names_events: bool,
     /// In the order first seen (reports list objects that way).
     objects: Vec<Tracked>,
     /// Key → index into `objects`: thousands of selected objects are found
@@ -465,6 +467,12 @@ impl Judge {
         let mut judge = Judge {
             expectation: expectation.clone(),
             selector: matches!(expectation.target, Target::Selector { .. }),
+            names_events: expectation
+                .sequence
+                .iter()
+                .map(|s| &s.state)
+                .chain(&expectation.never)
+                .any(State::names_events),
             objects: Vec::new(),
             index_of: HashMap::new(),
             latest: None,
@@ -601,7 +609,12 @@ impl Judge {
             }
             Observation::Gap { .. } => None,
             Observation::Event { event, .. } => {
-                self.events.push(event.clone());
+                // Only states that name Events look at them: a selector over
+                // many Pods receives thousands, which are not kept otherwise.
+                if !self.names_events {
+                    return None;
+                }
+                self.events.push(event.value());
                 self.after_change(at, index, &[], false)
             }
             Observation::Added { object, .. } | Observation::Modified { object, .. } => {

@@ -32,7 +32,6 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 pub use super::snapshot::Snapshot;
 
@@ -102,7 +101,7 @@ pub enum Observation {
     Event {
         #[serde(rename = "atMs", with = "millis")]
         at: Duration,
-        event: Value,
+        event: Snapshot,
     },
     /// The watch was interrupted from `startMs` until `atMs` (when it was
     /// back): changes in between may have been missed or coalesced. Emitted

@@ -490,11 +490,14 @@ fn expectation_lanes(
     let event_list: Vec<(Duration, String, bool)> = observations
         .iter()
         .filter_map(|o| match o {
-            Observation::Event { at, event } => Some((
-                *at,
-                event_text(event, secrets),
-                event.get("type").and_then(Value::as_str) == Some("Warning"),
-            )),
+            Observation::Event { at, event } => {
+                let event = event.value();
+                Some((
+                    *at,
+                    event_text(&event, secrets),
+                    event.get("type").and_then(Value::as_str) == Some("Warning"),
+                ))
+            }
             _ => None,
         })
         .collect();

@@ -270,7 +270,7 @@ fn expectation(e: &ExpectationReport, secrets: &SecretValues) -> JsonExpectation
                 reason: g.reason.clone(),
             })
             .collect(),
-        events: e.events.iter().map(|ev| event(ev, secrets)).collect(),
+        events: e.events.iter().map(|ev| event(&ev.value(), secrets)).collect(),
         final_object,
         logs: e
             .logs
@@ -331,7 +331,7 @@ fn timeline_entry(observation: &Observation, secrets: &SecretValues) -> Value {
         }
         Observation::Deleted { object, .. } => snapshot_fields(&mut entry, object, true),
         Observation::Event { event: e, .. } => {
-            let e = event(e, secrets);
+            let e = event(&e.value(), secrets);
             entry.insert("eventType".into(), e.type_.into());
             entry.insert("reason".into(), e.reason.into());
             entry.insert("message".into(), e.message.into());

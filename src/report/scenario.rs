@@ -2,6 +2,7 @@
 //! expectation and, on failure, why. A pure function of the report, so the
 //! terminal and the JUnit failure text are the same words.
 
+use std::collections::HashSet;
 use std::fmt::Write as _;
 
 use serde_json::Value;
@@ -301,36 +302,28 @@ fn write_other_events(
     secrets: &SecretValues,
     styles: &Styles,
 ) {
-    let in_timeline: Vec<&Value> = expectation
+    // An Event is told apart by its uid, else by its whole text.
+    let identity = |e: &Snapshot| e.uid().unwrap_or_else(|| e.as_json().to_string());
+    let in_timeline: HashSet<String> = expectation
         .timeline
         .observations
         .iter()
         .filter_map(|o| match o {
-            Observation::Event { event, .. } => Some(event),
+            Observation::Event { event, .. } => Some(identity(event)),
             _ => None,
         })
         .collect();
-    let same = |a: &Value, b: &Value| {
-        let uid = |e: &Value| {
-            e.pointer("/metadata/uid")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        };
-        match (uid(a), uid(b)) {
-            (Some(x), Some(y)) => x == y,
-            _ => a == b,
-        }
-    };
-    let others: Vec<&Value> = expectation
+    let others: Vec<Value> = expectation
         .events
         .iter()
-        .filter(|e| !in_timeline.iter().any(|t| same(e, t)))
+        .filter(|e| !in_timeline.contains(&identity(e)))
+        .map(Snapshot::value)
         .collect();
     if others.is_empty() {
         return;
     }
     let _ = writeln!(out, "  events of {}:", expectation.target);
-    for event in others {
+    for event in &others {
         let warning = event.get("type").and_then(Value::as_str) == Some("Warning");
         let style = if warning { styles.warn } else { styles.dim };
         let _ = writeln!(out, "    {}", paint(style, event_text(event, secrets)));

@@ -79,6 +79,7 @@ pub fn render_timeline(
                 row("action", text, std::mem::take(&mut markers));
             }
             Observation::Event { event, .. } => {
+                let event = &event.value();
                 let text = event_text(event, secrets);
                 let warning = event.get("type").and_then(Value::as_str) == Some("Warning");
                 let style = if warning { styles.warn } else { styles.dim };

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 
-use crate::expect::{Expectation, Failure, Judge, Observation, Outcome, Timeline, Verdict, labels};
+use crate::expect::{Expectation, Failure, Judge, Observation, Outcome, Snapshot, Timeline, Verdict, labels};
 use crate::expect::timeline::into_receive_order;
 use crate::kube::{AppliedObject, Cluster, KubeError};
 use crate::scenario::{Manifests, Patch, Scenario, StepAction};
@@ -416,7 +416,7 @@ fn explain(target: &str, failure: &Failure) -> String {
 }
 
 fn expectation_report(step: usize, target: &ResolvedTarget, observations: Vec<Observation>, verdict: Verdict, end: Duration) -> ExpectationReport {
-    let events: Vec<Value> = observations
+    let events: Vec<Snapshot> = observations
         .iter()
         .filter_map(|o| match o {
             Observation::Event { event, .. } => Some(event.clone()),

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::expect::{Timeline, Verdict};
+use crate::expect::{Snapshot, Timeline, Verdict};
 
 /// The three results of the format.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,7 +76,7 @@ pub struct ExpectationReport {
     pub timeline: Timeline,
     pub verdict: Verdict,
     /// The target's Events seen (core/v1 Event JSON).
-    pub events: Vec<Value>,
+    pub events: Vec<Snapshot>,
     /// The last object seen (Secret data redacted).
     pub final_object: Option<Value>,
     /// Last log lines per container, where the cluster serves them.

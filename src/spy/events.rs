@@ -33,7 +33,7 @@ struct Selected {
     uids: HashSet<String>,
     /// Events whose object the object watch has not delivered yet (the two
     /// watches race): released when it does.
-    pending: VecDeque<(String, Value)>,
+    pending: VecDeque<(String, Snapshot)>,
 }
 
 impl EventFilter {
@@ -54,14 +54,15 @@ impl EventFilter {
 
     /// An Event the events watch delivered at `at`: the observation to emit
     /// now, if it is one.
-    pub(crate) fn admit(&mut self, event: Value, at: Duration) -> Option<Observation> {
-        if self.is_old(&event) {
+    pub(crate) fn admit(&mut self, event: Snapshot, at: Duration) -> Option<Observation> {
+        let parsed = event.value();
+        if self.is_old(&parsed) {
             return None;
         }
         let Some(selected) = &mut self.selected else {
             return Some(Observation::Event { at, event });
         };
-        let uid = text(&event, "/involvedObject/uid").to_string();
+        let uid = text(&parsed, "/involvedObject/uid").to_string();
         if selected.uids.contains(&uid) {
             return Some(Observation::Event { at, event });
         }
@@ -123,9 +124,10 @@ mod tests {
         humantime::parse_rfc3339("2026-01-01T10:00:00.700Z").expect("a time")
     }
 
-    fn event(uid: &str, last: &str) -> Value {
+    fn event(uid: &str, last: &str) -> Snapshot {
         json!({"kind": "Event", "reason": "Scheduled", "involvedObject": {"uid": uid}, "lastTimestamp": last,
                "metadata": {"creationTimestamp": "2026-01-01T09:00:00Z"}})
+        .into()
     }
 
     #[test]
@@ -151,11 +153,11 @@ mod tests {
         );
         let micro = json!({"eventTime": "2026-01-01T10:00:01.123456Z", "lastTimestamp": null});
         assert!(
-            filter.admit(micro, at).is_some(),
+            filter.admit(micro.into(), at).is_some(),
             "events.k8s.io style eventTime"
         );
         assert!(
-            filter.admit(json!({"reason": "NoTimes"}), at).is_some(),
+            filter.admit(json!({"reason": "NoTimes"}).into(), at).is_some(),
             "no timestamp: trust the watch"
         );
     }

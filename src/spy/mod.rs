@@ -424,7 +424,7 @@ fn forward_event(
             at,
             change: Change::Added | Change::Modified,
             object,
-        } => filter.admit(object.value(), at).into_iter().collect(),
+        } => filter.admit(object, at).into_iter().collect(),
         // Events expire (a TTL); that is not something that happened to the target.
         Output::Change {
             change: Change::Deleted,
@@ -432,7 +432,7 @@ fn forward_event(
         } => Vec::new(),
         Output::Relisted { at, fresh, .. } => fresh
             .into_iter()
-            .filter_map(|event| filter.admit(event.value(), at))
+            .filter_map(|event| filter.admit(event, at))
             .collect(),
         Output::Gap { at, start, reason } => vec![Observation::Gap {
             at,

@@ -385,7 +385,7 @@ fn event_matches_reason_type_message_about_this_object() {
         .observations
         .iter()
         .filter_map(|o| match o {
-            crate::expect::Observation::Event { event, .. } => Some(event.clone()),
+            crate::expect::Observation::Event { event, .. } => Some(event.value()),
             _ => None,
         })
         .collect();

@@ -1095,7 +1095,8 @@ fn selector_state_naming_an_event_holds_when_the_event_arrives() {
         Observation::Event {
             at: ms(900),
             event: json!({"reason": "Scheduled", "type": "Normal", "message": "assigned",
-                          "involvedObject": {"kind": "Pod", "name": "web-0"}}),
+                          "involvedObject": {"kind": "Pod", "name": "web-0"}})
+            .into(),
         },
     ];
     let timeline = Timeline { version: TIMELINE_VERSION, source: None, description: None, end: None, observations };
