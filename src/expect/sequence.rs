@@ -684,14 +684,14 @@ impl Judge {
         let object = snapshot.value();
         let key = object_key(&object, snapshot);
         self.last_change = index;
-        self.latest = Some((self.index_of.get(&key).copied().unwrap_or(self.objects.len()), object));
-        match self.index_of.get(&key) {
+        let position = match self.index_of.get(&key) {
             Some(&position) => {
                 let tracked = &mut self.objects[position];
                 tracked.last = snapshot.clone();
                 tracked.gone = gone;
                 tracked.last_seen = index;
                 tracked.holds_memo.set(None);
+                position
             }
             None => {
                 self.index_of.insert(key.clone(), self.objects.len());
@@ -702,8 +702,10 @@ impl Judge {
                     last_seen: index,
                     holds_memo: Cell::new(None),
                 });
+                self.objects.len() - 1
             }
-        }
+        };
+        self.latest = Some((position, object));
         key
     }
 
@@ -718,7 +720,7 @@ impl Judge {
             return None;
         }
         match &self.latest {
-            Some((position, value)) if self.objects.get(*position).is_some_and(|t| t.key == tracked.key) => {
+            Some((position, value)) if std::ptr::eq(&self.objects[*position], tracked) => {
                 Some(Cow::Borrowed(value))
             }
             _ => Some(Cow::Owned(tracked.last.value())),
