@@ -36,17 +36,8 @@ pub fn observed_states(observations: &[Observation]) -> Vec<ObservedState> {
     // Object → its last label (a selector may follow thousands of objects).
     let mut last_label: HashMap<String, String> = HashMap::new();
     for (index, observation) in observations.iter().enumerate() {
-        let snapshots: Vec<(Value, bool)> = match observation {
-            Observation::Added { object, .. } | Observation::Modified { object, .. } => {
-                vec![(object.value(), false)]
-            }
-            Observation::Deleted { object, .. } => vec![(object.value(), true)],
-            Observation::Relisted { objects, .. } => {
-                objects.iter().map(|o| (o.value(), false)).collect()
-            }
-            _ => Vec::new(),
-        };
-        for (object, deleted) in snapshots {
+        for (snapshot, deleted) in observation.snapshots() {
+            let object = snapshot.value();
             let name = object_ref(&object);
             let label = label_for(if deleted { None } else { Some(&object) });
             match last_label.get_mut(&name) {

@@ -174,6 +174,19 @@ impl Observation {
         }
     }
 
+    /// Every object snapshot this observation carries (one, or a relist's
+    /// all), each with whether the object is gone (DELETED).
+    pub fn snapshots(&self) -> Vec<(&Snapshot, bool)> {
+        match self {
+            Observation::Added { object, .. } | Observation::Modified { object, .. } => {
+                vec![(object, false)]
+            }
+            Observation::Deleted { object, .. } => vec![(object, true)],
+            Observation::Relisted { objects, .. } => objects.iter().map(|o| (o, false)).collect(),
+            _ => Vec::new(),
+        }
+    }
+
     /// A short word for reports: `ADDED`, `gap`, ...
     pub fn type_name(&self) -> &'static str {
         match self {

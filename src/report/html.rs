@@ -28,7 +28,7 @@ use super::format::{Relative, Seconds, human};
 use super::redact::{SecretValues, redact_secrets};
 use super::run::RunRecord;
 use super::scenario::{failure_diff, headline, secret_values};
-use super::timeline::{event_text, short_failure, snapshot_refs};
+use super::timeline::{event_text, short_failure};
 
 const CSS: &str = include_str!("html/report.css");
 const JS: &str = include_str!("html/report.js");
@@ -421,7 +421,7 @@ fn axis_row(out: &mut String, end: Duration) {
 fn snapshots_by_object(observations: &[Observation]) -> HashMap<String, Vec<(usize, &Snapshot)>> {
     let mut history: HashMap<String, Vec<(usize, &Snapshot)>> = HashMap::new();
     for (index, observation) in observations.iter().enumerate() {
-        for (snapshot, _) in snapshot_refs(observation) {
+        for (snapshot, _) in observation.snapshots() {
             history.entry(object_ref(&snapshot.value())).or_default().push((index, snapshot));
         }
     }

@@ -152,13 +152,8 @@ pub fn secret_values(report: &ScenarioReport) -> SecretValues {
     for expectation in &report.expectations {
         objects.extend(expectation.final_object.iter().cloned());
         for observation in &expectation.timeline.observations {
-            let snapshots: Vec<&Snapshot> = match observation {
-                Observation::Relisted {
-                    objects: listed, ..
-                } => listed.iter().collect(),
-                other => other.object().into_iter().collect(),
-            };
-            objects.extend(snapshots.into_iter().filter(may_hold_secrets).map(Snapshot::value));
+            let snapshots = observation.snapshots().into_iter().map(|(snapshot, _)| snapshot);
+            objects.extend(snapshots.filter(may_hold_secrets).map(Snapshot::value));
         }
     }
     SecretValues::collect(&objects)

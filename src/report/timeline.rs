@@ -253,22 +253,11 @@ fn markers(
 /// The objects an observation carries (parsed), each with whether it was
 /// deleted.
 pub(crate) fn snapshots(observation: &Observation) -> Vec<(Value, bool)> {
-    snapshot_refs(observation)
+    observation
+        .snapshots()
         .into_iter()
         .map(|(snapshot, deleted)| (snapshot.value(), deleted))
         .collect()
-}
-
-/// [`snapshots`] unparsed.
-pub(crate) fn snapshot_refs(observation: &Observation) -> Vec<(&Snapshot, bool)> {
-    match observation {
-        Observation::Added { object, .. } | Observation::Modified { object, .. } => {
-            vec![(object, false)]
-        }
-        Observation::Deleted { object, .. } => vec![(object, true)],
-        Observation::Relisted { objects, .. } => objects.iter().map(|o| (o, false)).collect(),
-        _ => Vec::new(),
-    }
 }
 
 fn write_changes(
