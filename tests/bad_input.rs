@@ -187,10 +187,15 @@ fn padded(text: &str, tail: &str, total: usize) -> String {
     out
 }
 
+/// The valid scenario the size-limit files are padded from.
+fn big_scenario() -> String {
+    format!("{HEADER}metadata: {{name: big}}\nspec:\n  steps:\n  - sleep: 1s\n")
+}
+
 #[test]
 fn a_file_one_byte_over_the_limit_is_refused_and_a_sparse_huge_one_is_not_read() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let valid = format!("{HEADER}metadata: {{name: big}}\nspec:\n  steps:\n  - sleep: 1s\n");
+    let valid = big_scenario();
     let over = write(
         dir.path(),
         "over.yaml",
@@ -214,7 +219,7 @@ fn a_file_one_byte_over_the_limit_is_refused_and_a_sparse_huge_one_is_not_read()
 #[test]
 fn a_file_exactly_at_the_limit_is_read_to_its_last_line() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let valid = format!("{HEADER}metadata: {{name: big}}\nspec:\n  steps:\n  - sleep: 1s\n");
+    let valid = big_scenario();
     let at_limit = write(
         dir.path(),
         "at-limit.yaml",
